@@ -1,0 +1,274 @@
+// A ready-to-use development PKI on disk (CA, server, agents, operators) for `nixfleet-cp dev`
+// and the tests: created once, atomically, then reused unchanged on every later call.
+import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from "node:crypto";
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { issueCertificateAuthority } from "./issue-certificate-authority.js";
+import { issueLeafCertificate, type LeafRole } from "./issue-leaf-certificate.js";
+import type { IssuedCertificate } from "./issued-certificate.js";
+
+/** Options for {@link createDevPki}. */
+export interface DevPkiOptions {
+  /** Agent and operator CNs end in `.<suffix>`. Default `fleet.lab.internal`. */
+  readonly agentCnSuffix?: string;
+  /** Machine ids to issue agent certificates for. Default `web-01`, `web-02`, `db-01`. */
+  readonly hosts?: readonly string[];
+  /** Operator names to issue operator certificates for. Default `admin`. */
+  readonly operators?: readonly string[];
+}
+
+/** One client identity of the dev PKI. */
+export interface DevPkiIdentity {
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly commonName: string;
+}
+
+/** Absolute paths of a dev PKI's files. */
+export interface DevPki {
+  readonly dir: string;
+  readonly caPath: string;
+  readonly caKeyPath: string;
+  readonly serverCertPath: string;
+  readonly serverKeyPath: string;
+  /** Keyed by machine id; CN `agent-<host>.<suffix>`. */
+  readonly agents: Record<string, DevPkiIdentity>;
+  /** Keyed by operator name; CN `operator-<name>.<suffix>`. */
+  readonly operators: Record<string, DevPkiIdentity>;
+}
+
+interface PlannedLeaf {
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly commonName: string;
+  readonly role: LeafRole;
+}
+
+const caCommonName = "nixfleet-cp dev CA";
+const serverCommonName = "localhost";
+// Names become file names and CNs: keep them to characters safe in both.
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * Returns the dev PKI in `dir`, creating what is missing:
+ * - `dir` absent or empty: the whole PKI is built in a sibling temp directory (mode 0700) and
+ *   renamed into place, so an interrupted run leaves no half-written PKI behind.
+ * - `dir` holds a usable `ca.pem` + `ca-key.pem`: every certificate that is present, signed by
+ *   that CA, unexpired, matches its key and has the expected CN is kept byte for byte; any
+ *   other one (e.g. a host added to `hosts`) is re-issued, each file written via temp + rename.
+ * - `dir` holds anything else: throws rather than overwrite it.
+ * Files: ca.pem, ca-key.pem, server.pem, server-key.pem (CN `localhost`, SAN DNS:localhost,
+ * IP:127.0.0.1), agent-<host>.pem / agent-<host>-key.pem, operator-<name>.pem /
+ * operator-<name>-key.pem. Keys have mode 0600, certificates 0644.
+ */
+export async function createDevPki(dir: string, options: DevPkiOptions = {}): Promise<DevPki> {
+  const pki = planDevPki(resolve(dir), options);
+  return ensureDevPki(pki, true);
+}
+
+async function ensureDevPki(pki: DevPki, retryOnRace: boolean): Promise<DevPki> {
+  const entries = await listDir(pki.dir);
+  if (entries === undefined || entries.length === 0) {
+    const created = await createFresh(pki);
+    if (created || !retryOnRace) return pki;
+    // Another process renamed its PKI into place first: adopt it instead of ours.
+    return ensureDevPki(pki, false);
+  }
+  if (!entries.includes(basename(pki.caPath)) || !entries.includes(basename(pki.caKeyPath))) {
+    throw new Error(
+      `${pki.dir} is not empty and holds no dev CA (ca.pem, ca-key.pem); refusing to overwrite it`,
+    );
+  }
+  const ca: IssuedCertificate = {
+    certPem: await readFile(pki.caPath, "utf8"),
+    keyPem: await readFile(pki.caKeyPath, "utf8"),
+  };
+  assertUsableDevCa(pki.caPath, ca);
+  const caCert = new X509Certificate(ca.certPem);
+  let wrote = false;
+  for (const leaf of leavesOf(pki)) {
+    if (await isUsableLeaf(leaf, caCert)) continue;
+    const issued = await issueLeaf(ca, leaf);
+    await replaceFile(leaf.keyPath, issued.keyPem, 0o600);
+    await replaceFile(leaf.certPath, issued.certPem, 0o644);
+    wrote = true;
+  }
+  if (wrote) await syncDir(pki.dir);
+  return pki;
+}
+
+/** Builds the whole PKI beside `pki.dir` and renames it in; false if another process won. */
+async function createFresh(pki: DevPki): Promise<boolean> {
+  const parent = dirname(pki.dir);
+  await mkdir(parent, { recursive: true });
+  // mkdtemp creates the directory with mode 0700, which the rename carries over to `dir`.
+  const tmp = await mkdtemp(join(parent, `.${basename(pki.dir)}.tmp-`));
+  try {
+    const ca = await issueCertificateAuthority({ commonName: caCommonName });
+    await writeNewFile(join(tmp, basename(pki.caKeyPath)), ca.keyPem, 0o600);
+    await writeNewFile(join(tmp, basename(pki.caPath)), ca.certPem, 0o644);
+    for (const leaf of leavesOf(pki)) {
+      const issued = await issueLeaf(ca, leaf);
+      await writeNewFile(join(tmp, basename(leaf.keyPath)), issued.keyPem, 0o600);
+      await writeNewFile(join(tmp, basename(leaf.certPath)), issued.certPem, 0o644);
+    }
+    await syncDir(tmp);
+    try {
+      // Linux rename(2) replaces an empty directory but fails on a non-empty one.
+      await rename(tmp, pki.dir);
+    } catch (error) {
+      if (isCode(error, "ENOTEMPTY") || isCode(error, "EEXIST")) return false;
+      throw error;
+    }
+    await syncDir(parent);
+    return true;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function planDevPki(dir: string, options: DevPkiOptions): DevPki {
+  const suffix = options.agentCnSuffix ?? "fleet.lab.internal";
+  const hosts = [...new Set(options.hosts ?? ["web-01", "web-02", "db-01"])];
+  const operators = [...new Set(options.operators ?? ["admin"])];
+  if (suffix === "" || suffix.startsWith(".") || suffix.endsWith(".")) {
+    throw new RangeError(`agentCnSuffix must be a non-empty domain, got "${suffix}"`);
+  }
+  for (const name of [...hosts, ...operators]) {
+    if (!namePattern.test(name)) {
+      throw new RangeError(`host and operator names must match ${namePattern}, got "${name}"`);
+    }
+  }
+  const identity = (prefix: string, name: string): DevPkiIdentity => ({
+    certPath: join(dir, `${prefix}-${name}.pem`),
+    keyPath: join(dir, `${prefix}-${name}-key.pem`),
+    commonName: `${prefix}-${name}.${suffix}`,
+  });
+  const pki: DevPki = {
+    dir,
+    caPath: join(dir, "ca.pem"),
+    caKeyPath: join(dir, "ca-key.pem"),
+    serverCertPath: join(dir, "server.pem"),
+    serverKeyPath: join(dir, "server-key.pem"),
+    agents: Object.fromEntries(hosts.map((host) => [host, identity("agent", host)])),
+    operators: Object.fromEntries(operators.map((name) => [name, identity("operator", name)])),
+  };
+  // `agent-x-key.pem` is both host x's key and host `x-key`'s certificate: refuse such sets.
+  const paths = [
+    pki.caPath,
+    pki.caKeyPath,
+    ...leavesOf(pki).flatMap((l) => [l.certPath, l.keyPath]),
+  ];
+  const clash = paths.find((path, index) => paths.indexOf(path) !== index);
+  if (clash !== undefined) throw new RangeError(`two identities would share the file ${clash}`);
+  return pki;
+}
+
+function leavesOf(pki: DevPki): PlannedLeaf[] {
+  const client = (identity: DevPkiIdentity): PlannedLeaf => ({ ...identity, role: "client" });
+  return [
+    {
+      certPath: pki.serverCertPath,
+      keyPath: pki.serverKeyPath,
+      commonName: serverCommonName,
+      role: "server",
+    },
+    ...Object.values(pki.agents).map(client),
+    ...Object.values(pki.operators).map(client),
+  ];
+}
+
+function issueLeaf(ca: IssuedCertificate, leaf: PlannedLeaf): Promise<IssuedCertificate> {
+  return issueLeafCertificate(ca, { commonName: leaf.commonName, role: leaf.role });
+}
+
+// An expired or mismatched CA cannot be repaired without replacing every certificate, which
+// would silently invalidate copies handed out earlier: that is the operator's call, not ours.
+function assertUsableDevCa(caPath: string, ca: IssuedCertificate): void {
+  const cert = new X509Certificate(ca.certPem);
+  const reason = !cert.ca
+    ? "is not a CA certificate"
+    : Date.parse(cert.validTo) <= Date.now()
+      ? `expired on ${cert.validTo}`
+      : !keyMatches(cert, ca.keyPem)
+        ? "does not match ca-key.pem"
+        : undefined;
+  if (reason !== undefined) {
+    throw new Error(`${caPath} ${reason}; remove ${dirname(caPath)} to create a new dev PKI`);
+  }
+}
+
+async function isUsableLeaf(leaf: PlannedLeaf, caCert: X509Certificate): Promise<boolean> {
+  try {
+    const cert = new X509Certificate(await readFile(leaf.certPath, "utf8"));
+    const keyPem = await readFile(leaf.keyPath, "utf8");
+    return (
+      cert.checkIssued(caCert) &&
+      cert.verify(caCert.publicKey) &&
+      Date.parse(cert.validTo) > Date.now() &&
+      cert.subject === `CN=${leaf.commonName}` &&
+      keyMatches(cert, keyPem)
+    );
+  } catch {
+    // Missing, unreadable or unparsable: all mean "issue it again".
+    return false;
+  }
+}
+
+function keyMatches(cert: X509Certificate, keyPem: string): boolean {
+  const spki = (key: ReturnType<typeof createPublicKey>) =>
+    key.export({ type: "spki", format: "der" });
+  return spki(cert.publicKey).equals(spki(createPublicKey(createPrivateKey(keyPem))));
+}
+
+async function listDir(dir: string): Promise<string[] | undefined> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} exists and is not a directory`);
+    return await readdir(dir);
+  } catch (error) {
+    if (isCode(error, "ENOENT")) return undefined;
+    throw error;
+  }
+}
+
+/** Creates `path` (failing if it exists), flushed to disk with exactly `mode`. */
+async function writeNewFile(path: string, data: string, mode: number): Promise<void> {
+  const handle = await open(path, "wx", mode);
+  try {
+    // The umask may have narrowed the mode given to open(); the files' modes are a contract.
+    await handle.chmod(mode);
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replaces `path` atomically: readers see the old file or the new one, never a partial one. */
+async function replaceFile(path: string, data: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  try {
+    await writeNewFile(tmp, data, mode);
+    await rename(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Makes renames and creations in `dir` durable; best effort where directories can't be opened. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms refuse fsync on a directory; the data files themselves are synced.
+  }
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
