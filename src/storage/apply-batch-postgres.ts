@@ -1,0 +1,248 @@
+// The PostgreSQL batch writer: one pooled client and one transaction per batch, a constant
+// number of round trips whatever the batch size (lock+load, events, derived rows, records).
+import type pg from "pg";
+import type { HealthFailurePolicy } from "../core/domain.js";
+import type { Instant } from "../core/instant.js";
+import type { BatchApplier } from "./apply-batch.js";
+import type { PostgresDatabase } from "./database.js";
+import {
+  type BatchItem,
+  type BatchOutcome,
+  finishOutcomes,
+  type LockedRecord,
+  type PlannedEvent,
+  planBatch,
+  recordKey,
+} from "./plan-batch.js";
+import {
+  MUTABLE_RECORD_COLUMNS,
+  RECORD_COLUMNS,
+  type RecordRow,
+  recordToRow,
+  rowToRecord,
+} from "./record-row.js";
+import { toNumber } from "./to-number.js";
+
+// Every record of the batch is locked up front in key order: two writers (replicas, or two
+// batches holding one host's retries) then always lock in the same order and never deadlock,
+// and the second one reads the first one's committed last_event_seq after waiting.
+// NO KEY UPDATE: we never change the key, so foreign-key checks of concurrent inserts
+// (event_log rows of other hosts' batches) are not blocked by it.
+const LOCK_RECORDS = {
+  name: "nixfleet_lock_records",
+  text: `select r.*, ro.on_health_failure as policy
+           from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
+          where (r.rollout_id, r.hostname) in (select * from unnest($1::text[], $2::text[]))
+          order by r.rollout_id, r.hostname
+            for no key update of r`,
+};
+
+// Rows come back keyed by (rollout, host, seq), unique in event_log, so ids are matched to
+// events without relying on RETURNING order.
+const INSERT_EVENTS = {
+  name: "nixfleet_insert_events",
+  text: `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature)
+         select $1, u.hostname, u.rollout_id, u.seq, u.kind, u.payload, u.signature
+           from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[])
+                with ordinality as u(hostname, rollout_id, seq, kind, payload, signature, ord)
+          order by u.ord
+         returning id, rollout_id, hostname, seq`,
+};
+
+const INSERT_QUARANTINES = {
+  name: "nixfleet_insert_quarantines",
+  text: `insert into quarantined_closures
+           (channel, closure, rollout_id, hostname, event_log_id, quarantined_at)
+         select u.channel, u.closure, u.rollout_id, u.hostname, u.event_log_id, $1
+           from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                with ordinality as u(channel, closure, rollout_id, hostname, event_log_id, ord)
+          order by u.ord
+         on conflict (channel, closure) do nothing`,
+};
+
+const INSERT_PROBE_FAILURES = {
+  name: "nixfleet_insert_probe_failures",
+  text: `insert into probe_failures (event_log_id, rollout_id, hostname, probe_name, control_id,
+           framework, mode, failure_reason, observed_at)
+         select u.event_log_id, u.rollout_id, u.hostname, u.probe_name, u.control_id,
+                u.framework, u.mode, u.failure_reason, u.observed_at
+           from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::text[])
+                with ordinality as u(event_log_id, rollout_id, hostname, probe_name, control_id,
+                                     framework, mode, failure_reason, observed_at, ord)
+          order by u.ord`,
+};
+
+const UPDATE_RECORDS = {
+  name: "nixfleet_update_records",
+  text: `update host_rollout_records r
+            set ${MUTABLE_RECORD_COLUMNS.map((c) => `${c} = u.${c}`).join(", ")}
+           from unnest(${RECORD_COLUMNS.map(
+             (c, i) => `$${i + 1}::${c === "last_event_seq" ? "bigint" : "text"}[]`,
+           ).join(", ")}) as u(${RECORD_COLUMNS.join(", ")})
+          where r.rollout_id = u.rollout_id and r.hostname = u.hostname`,
+};
+
+/** The PostgreSQL BatchApplier over `database.pool`. */
+export function createPostgresWriter(database: PostgresDatabase): BatchApplier {
+  const { pool } = database;
+  return {
+    async applyBatch(items: readonly BatchItem[], now: Instant): Promise<BatchOutcome[]> {
+      if (items.length === 0) return [];
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query("begin");
+        try {
+          const outcomes = await applyIn(client, items, now);
+          await client.query("commit");
+          return outcomes;
+        } catch (error) {
+          await client.query("rollback").catch((rollbackError: Error) => {
+            // A connection that cannot roll back must not go back to the pool.
+            broken = rollbackError;
+          });
+          throw error;
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}
+
+async function applyIn(
+  client: pg.PoolClient,
+  items: readonly BatchItem[],
+  now: Instant,
+): Promise<BatchOutcome[]> {
+  const locked = await lockRecords(client, items);
+  const plan = planBatch(items, now, (rolloutId, hostname) =>
+    locked.get(recordKey(rolloutId, hostname)),
+  );
+  const ids = await insertEvents(client, plan.events, now);
+  await insertQuarantines(client, plan.events, ids, now);
+  await insertProbeFailures(client, plan.events, ids);
+  if (plan.records.length > 0) {
+    const rows = plan.records.map(recordToRow);
+    const result = await client.query({
+      ...UPDATE_RECORDS,
+      values: RECORD_COLUMNS.map((c) => rows.map((row) => row[c])),
+    });
+    if (result.rowCount !== rows.length) {
+      throw new Error(`updated ${result.rowCount} of ${rows.length} records`);
+    }
+  }
+  return finishOutcomes(plan.outcomes, ids);
+}
+
+async function lockRecords(
+  client: pg.PoolClient,
+  items: readonly BatchItem[],
+): Promise<Map<string, LockedRecord>> {
+  const keys = new Map<string, BatchItem>();
+  for (const item of items) keys.set(recordKey(item.rolloutId, item.hostname), item);
+  const distinct = [...keys.values()];
+  const result = await client.query<RecordRow & { policy: HealthFailurePolicy }>({
+    ...LOCK_RECORDS,
+    values: [distinct.map((i) => i.rolloutId), distinct.map((i) => i.hostname)],
+  });
+  const locked = new Map<string, LockedRecord>();
+  for (const row of result.rows) {
+    locked.set(recordKey(row.rollout_id, row.hostname), {
+      record: rowToRecord(row),
+      policy: row.policy,
+    });
+  }
+  return locked;
+}
+
+async function insertEvents(
+  client: pg.PoolClient,
+  events: readonly PlannedEvent[],
+  now: Instant,
+): Promise<number[]> {
+  if (events.length === 0) return [];
+  const result = await client.query<{
+    id: number;
+    rollout_id: string;
+    hostname: string;
+    seq: number;
+  }>({
+    ...INSERT_EVENTS,
+    values: [
+      now,
+      events.map((e) => e.hostname),
+      events.map((e) => e.rolloutId),
+      events.map((e) => e.seq),
+      events.map((e) => e.kind),
+      events.map((e) => e.payload),
+      events.map((e) => e.signature),
+    ],
+  });
+  const byKey = new Map<string, number>();
+  for (const row of result.rows) {
+    byKey.set(`${recordKey(row.rollout_id, row.hostname)}\u0000${row.seq}`, toNumber(row.id));
+  }
+  return events.map((e) => {
+    const id = byKey.get(`${recordKey(e.rolloutId, e.hostname)}\u0000${e.seq}`);
+    if (id === undefined)
+      throw new Error(`no id returned for ${e.rolloutId}/${e.hostname}#${e.seq}`);
+    return id;
+  });
+}
+
+async function insertQuarantines(
+  client: pg.PoolClient,
+  events: readonly PlannedEvent[],
+  ids: readonly number[],
+  now: Instant,
+): Promise<void> {
+  // First insert wins, also within one batch: keep each key's first event, then insert in
+  // key order so concurrent batches take the key locks in the same order (no deadlock).
+  const first = new Map<string, { event: PlannedEvent; id: number }>();
+  events.forEach((event, i) => {
+    const q = event.quarantine;
+    const key = q === null ? undefined : recordKey(q.channel, q.closure);
+    if (key !== undefined && !first.has(key)) first.set(key, { event, id: ids[i]! });
+  });
+  if (first.size === 0) return;
+  const rows = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const values = rows.map(([, v]) => v);
+  await client.query({
+    ...INSERT_QUARANTINES,
+    values: [
+      now,
+      values.map((v) => v.event.quarantine!.channel),
+      values.map((v) => v.event.quarantine!.closure),
+      values.map((v) => v.event.rolloutId),
+      values.map((v) => v.event.hostname),
+      values.map((v) => v.id),
+    ],
+  });
+}
+
+async function insertProbeFailures(
+  client: pg.PoolClient,
+  events: readonly PlannedEvent[],
+  ids: readonly number[],
+): Promise<void> {
+  const rows = events.flatMap((event, i) =>
+    event.probeFailures.map((f) => ({ event, id: ids[i]!, f })),
+  );
+  if (rows.length === 0) return;
+  await client.query({
+    ...INSERT_PROBE_FAILURES,
+    values: [
+      rows.map((r) => r.id),
+      rows.map((r) => r.event.rolloutId),
+      rows.map((r) => r.event.hostname),
+      rows.map((r) => r.f.probeName),
+      rows.map((r) => r.f.controlId),
+      rows.map((r) => r.f.framework),
+      rows.map((r) => r.f.mode),
+      rows.map((r) => r.f.failureReason),
+      rows.map((r) => r.f.observedAt),
+    ],
+  });
+}

@@ -1,0 +1,31 @@
+// Reads quarantined closures: closures a host rolled back from, per channel.
+import type { Instant } from "../core/instant.js";
+import type { Queryable } from "./in-transaction.js";
+import { toNumber } from "./to-number.js";
+
+/** A quarantined closure and the first rollback that put it there. */
+export interface Quarantine {
+  readonly channel: string;
+  readonly closure: string;
+  readonly rolloutId: string;
+  readonly hostname: string;
+  /** The RollbackComplete event's log row. */
+  readonly eventLogId: number;
+  /** CP clock when it was quarantined. */
+  readonly quarantinedAt: Instant;
+}
+
+/** Every quarantine, or those of one channel, ordered by (channel, closure). */
+export async function listQuarantines(db: Queryable, channel?: string): Promise<Quarantine[]> {
+  let q = db.selectFrom("quarantined_closures").selectAll();
+  if (channel !== undefined) q = q.where("channel", "=", channel);
+  const rows = await q.orderBy("channel").orderBy("closure").execute();
+  return rows.map((row) => ({
+    channel: row.channel,
+    closure: row.closure,
+    rolloutId: row.rollout_id,
+    hostname: row.hostname,
+    eventLogId: toNumber(row.event_log_id),
+    quarantinedAt: row.quarantined_at as Instant,
+  }));
+}

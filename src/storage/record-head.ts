@@ -1,0 +1,50 @@
+// The handler's cheap duplicate check: a record's state and dedup high-water mark, read
+// outside the reducer's transaction. Only a hint; the reducer re-checks under its lock.
+import type BetterSqlite3 from "better-sqlite3";
+import type { HostState } from "../core/domain.js";
+import type { Database } from "./database.js";
+import { toNumber } from "./to-number.js";
+
+/** A record's state and last applied seq. */
+export interface RecordHead {
+  readonly state: HostState;
+  readonly lastEventSeq: number;
+}
+
+const SQL =
+  "select state, last_event_seq from host_rollout_records where rollout_id = $1 and hostname = $2";
+
+/**
+ * Creates the lookup for a database: on SQLite one statement prepared once on the raw handle
+ * (synchronous, microseconds); on PostgreSQL one named prepared statement per pooled client.
+ */
+export function createRecordHeadLookup(
+  database: Database,
+): (
+  rolloutId: string,
+  hostname: string,
+) => RecordHead | undefined | Promise<RecordHead | undefined> {
+  if (database.kind === "sqlite") {
+    const statement: BetterSqlite3.Statement = database.raw
+      .prepare(SQL.replace(/\$\d/g, "?"))
+      .raw(true);
+    return (rolloutId, hostname) => {
+      const row = statement.get(rolloutId, hostname) as [string, bigint] | undefined;
+      return row === undefined
+        ? undefined
+        : { state: row[0] as HostState, lastEventSeq: toNumber(row[1]) };
+    };
+  }
+  const pool = database.pool;
+  return async (rolloutId, hostname) => {
+    const result = await pool.query<{ state: string; last_event_seq: string | number }>({
+      name: "nixfleet-record-head",
+      text: SQL,
+      values: [rolloutId, hostname],
+    });
+    const row = result.rows[0];
+    return row === undefined
+      ? undefined
+      : { state: row.state as HostState, lastEventSeq: toNumber(row.last_event_seq) };
+  };
+}
