@@ -93,12 +93,18 @@ export function instantFromEpochNanos(epochNanos: bigint): Instant | undefined {
   return instantFromParts(seconds, Number(nanos));
 }
 
-/** The Instant `seconds` later (clamped to the end of year 9999). */
+/**
+ * The Instant `seconds` (a whole number, negative for earlier) later, clamped to years
+ * 0001-9999: past the end it is the last instant of 9999, before the start the first of 0001.
+ */
 export function addSeconds(instant: Instant, seconds: number): Instant {
   const later = instantFromEpochNanos(
     instantToEpochNanos(instant) + BigInt(seconds) * NANOS_PER_SECOND,
   );
-  return later ?? ("9999-12-31T23:59:59.999999999Z" as Instant);
+  if (later !== undefined) return later;
+  return (
+    seconds < 0 ? "0001-01-01T00:00:00.000000000Z" : "9999-12-31T23:59:59.999999999Z"
+  ) as Instant;
 }
 
 /**

@@ -1,9 +1,17 @@
 // The reducer's pure core: step(record, event, now, policy) (SPEC §4). Dispatches by state
 // to one module per state; the switch is exhaustive so a new state cannot go unhandled.
-import type { HealthFailurePolicy, HostRolloutRecord } from "./domain.js";
+import type { HealthFailurePolicy, HostRolloutRecord, HostState } from "./domain.js";
 import type { Effect } from "./effect.js";
 import type { RemoteEvent } from "./event.js";
 import type { Instant } from "./instant.js";
+import { activating } from "./states/activating.js";
+import { converged } from "./states/converged.js";
+import { deferred } from "./states/deferred.js";
+import { failed } from "./states/failed.js";
+import { type StateHandler, unreachable } from "./states/outcome.js";
+import { pending } from "./states/pending.js";
+import { reverted } from "./states/reverted.js";
+import { soaking } from "./states/soaking.js";
 import type { StepError } from "./step-error.js";
 
 /** An applied event: the new record and the effects to write with it, in order. */
@@ -24,11 +32,41 @@ export type StepResult = StepApplied | StepRefused;
 /**
  * Applies one event to a record. `now` is the control plane's clock (unused by today's
  * rules, kept so rules may use it without changing callers); `policy` is the rollout's
- * health-failure policy.
+ * health-failure policy. Pure: the inputs are never modified.
  */
-export declare function step(
+export function step(
   record: HostRolloutRecord,
   event: RemoteEvent,
   now: Instant,
   policy: HealthFailurePolicy,
-): StepResult;
+): StepResult {
+  // Before the state check, so a retried event is a duplicate even after it moved the host.
+  if (event.seq <= record.lastEventSeq) {
+    return {
+      ok: false,
+      error: { type: "seqRegression", seq: event.seq, lastEventSeq: record.lastEventSeq },
+    };
+  }
+  return handlerFor(record.state)(record, event, now, policy);
+}
+
+function handlerFor(state: HostState): StateHandler {
+  switch (state) {
+    case "Pending":
+      return pending;
+    case "Activating":
+      return activating;
+    case "Deferred":
+      return deferred;
+    case "Soaking":
+      return soaking;
+    case "Converged":
+      return converged;
+    case "Failed":
+      return failed;
+    case "Reverted":
+      return reverted;
+    default:
+      return unreachable(state, "host state");
+  }
+}
