@@ -1,0 +1,164 @@
+// The `serve` configuration: flags, each also settable as NIXFLEET_CP_<FLAG> in the
+// environment (flags win), with defaults that run from a checkout with no setup.
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** A host and port to listen on. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Everything `serve` needs. */
+export interface ServiceConfig {
+  readonly listen: ListenAddress;
+  readonly stateDir: string;
+  /** SQLite path (or sqlite:PATH) or a postgres:// URL. */
+  readonly db: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly clientCa: string;
+  readonly agentCnSuffix: string;
+  readonly operatorCns: readonly string[];
+  readonly revocations: string | undefined;
+  readonly channelCapacity: number;
+  readonly batchSize: number;
+  readonly metricsListen: ListenAddress | undefined;
+  readonly maxMessageBytes: number;
+  readonly retryAfterSeconds: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: string;
+  /** Pause before each reducer batch; for tests that need a slow reducer. Keep 0. */
+  readonly debugReducerDelayMs: number;
+}
+
+/** The flags of `serve`, with their help text. */
+export const SERVE_FLAGS = {
+  listen: {
+    type: "string",
+    help: "address to listen on (default 127.0.0.1:8443; port 0 picks one)",
+  },
+  "state-dir": {
+    type: "string",
+    help: "directory for the default database and PKI (default ./.state)",
+  },
+  db: {
+    type: "string",
+    help: "SQLite file path, sqlite:PATH, or postgres://URL (default <state-dir>/nixfleet-cp.sqlite)",
+  },
+  "tls-cert": {
+    type: "string",
+    help: "server certificate PEM (default <state-dir>/pki/server.pem)",
+  },
+  "tls-key": { type: "string", help: "server key PEM (default <state-dir>/pki/server-key.pem)" },
+  "client-ca": { type: "string", help: "fleet client CA PEM (default <state-dir>/pki/ca.pem)" },
+  "agent-cn-suffix": { type: "string", help: "agent CN suffix (default fleet.lab.internal)" },
+  "operator-cn": {
+    type: "string",
+    multiple: true,
+    help: "a CN treated as operator (repeatable; env: comma-separated)",
+  },
+  revocations: {
+    type: "string",
+    help: "JSON file of {hostname, notBefore, reason} entries, re-read on change",
+  },
+  "channel-capacity": { type: "string", help: "ingest channel capacity (default 1024)" },
+  "batch-size": { type: "string", help: "largest reducer batch (default 256)" },
+  "metrics-listen": {
+    type: "string",
+    help: "also serve /metrics over plain HTTP here (loopback only)",
+  },
+  "max-message-bytes": { type: "string", help: "largest request accepted (default 1048576)" },
+  "retry-after": { type: "string", help: "seconds hinted to shed clients (default 1)" },
+  "shutdown-timeout": {
+    type: "string",
+    help: "milliseconds to drain on SIGTERM before closing (default 10000)",
+  },
+  "log-level": { type: "string", help: "pino level (default info)" },
+  "debug-reducer-delay-ms": {
+    type: "string",
+    help: "testing only: pause before each reducer batch",
+  },
+} as const;
+
+type FlagName = keyof typeof SERVE_FLAGS;
+
+/** A configuration problem, reported with exit code 2. */
+export class ConfigError extends Error {}
+
+function envName(flag: string): string {
+  return `NIXFLEET_CP_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** Parses `host:port` (IPv6 in brackets). */
+export function parseListen(text: string, flag: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  const port = Number(m?.[3]);
+  if (m === null || !Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(`--${flag}: expected host:port, got "${text}"`);
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+function positiveInt(text: string | undefined, flag: string, fallback: number, min = 1): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError(`--${flag}: expected an integer >= ${min}, got "${text}"`);
+  return n;
+}
+
+/** Parses `serve` flags and environment into a configuration. */
+export function parseServeConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceConfig {
+  const options = Object.fromEntries(
+    Object.entries(SERVE_FLAGS).map(([name, spec]) => [
+      name,
+      { type: "string" as const, multiple: "multiple" in spec ? spec.multiple : false },
+    ]),
+  );
+  let values: Record<string, string | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const get = (flag: FlagName): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    const e = env[envName(flag)];
+    return e === undefined || e === "" ? undefined : e;
+  };
+  const stateDir = resolve(get("state-dir") ?? ".state");
+  const pki = join(stateDir, "pki");
+  const operatorFlags = values["operator-cn"];
+  const operatorCns = Array.isArray(operatorFlags)
+    ? operatorFlags
+    : (env[envName("operator-cn")] ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+  const metricsListen = get("metrics-listen");
+  return {
+    listen: parseListen(get("listen") ?? "127.0.0.1:8443", "listen"),
+    stateDir,
+    db: get("db") ?? join(stateDir, "nixfleet-cp.sqlite"),
+    tlsCert: get("tls-cert") ?? join(pki, "server.pem"),
+    tlsKey: get("tls-key") ?? join(pki, "server-key.pem"),
+    clientCa: get("client-ca") ?? join(pki, "ca.pem"),
+    agentCnSuffix: get("agent-cn-suffix") ?? "fleet.lab.internal",
+    operatorCns,
+    revocations: get("revocations"),
+    channelCapacity: positiveInt(get("channel-capacity"), "channel-capacity", 1024),
+    batchSize: positiveInt(get("batch-size"), "batch-size", 256),
+    metricsListen:
+      metricsListen === undefined ? undefined : parseListen(metricsListen, "metrics-listen"),
+    maxMessageBytes: positiveInt(get("max-message-bytes"), "max-message-bytes", 1024 * 1024),
+    retryAfterSeconds: positiveInt(get("retry-after"), "retry-after", 1),
+    shutdownTimeoutMs: positiveInt(get("shutdown-timeout"), "shutdown-timeout", 10_000),
+    logLevel: get("log-level") ?? "info",
+    debugReducerDelayMs: positiveInt(get("debug-reducer-delay-ms"), "debug-reducer-delay-ms", 0, 0),
+  };
+}

@@ -1,0 +1,96 @@
+// The single writer: drains the channel in batches, commits each batch through the store in
+// one transaction, and only then settles every waiting request with its own verdict.
+import { performance } from "node:perf_hooks";
+import type { BoundedChannel } from "./bounded-channel.js";
+
+/** What a waiting request learns once its batch is decided. */
+export type Settlement<O> =
+  | { readonly ok: true; readonly outcome: O }
+  | { readonly ok: false; readonly error: unknown };
+
+/** One accepted item waiting for its verdict. */
+export interface PendingItem<I, O> {
+  readonly item: I;
+  /** performance.now() when the item was queued, for the reducer-lag metric. */
+  readonly enqueuedAt: number;
+  settle(settlement: Settlement<O>): void;
+}
+
+/** Measurements of one committed (or failed) batch. */
+export interface BatchReport {
+  readonly size: number;
+  readonly commitSeconds: number;
+  /** Time the oldest item of the batch waited in the channel. */
+  readonly lagSeconds: number;
+  readonly failed: boolean;
+}
+
+export interface ReducerOptions<I, O> {
+  readonly channel: BoundedChannel<PendingItem<I, O>>;
+  /** Applies a batch atomically; resolves with one outcome per item, in order. */
+  readonly apply: (items: readonly I[]) => Promise<readonly O[]>;
+  /** Upper bound on items per transaction. */
+  readonly batchSize: number;
+  /** Called after every batch, committed or not. */
+  readonly onBatch?: (report: BatchReport) => void;
+  /** Called after a batch committed, before its requests are settled. */
+  readonly onCommitted?: (items: readonly I[], outcomes: readonly O[]) => void;
+  /** Called when a batch's commit fails; every request of that batch is then failed. */
+  readonly onError?: (error: unknown, size: number) => void;
+  /** Artificial pause before each batch; only for tests that need a slow reducer. */
+  readonly delayMs?: number;
+}
+
+/** The running reducer. */
+export interface Reducer {
+  /** Resolves when the channel is closed and everything accepted has been settled. */
+  readonly done: Promise<void>;
+}
+
+/** Starts the reducer loop over a channel. Close the channel to drain and stop it. */
+export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
+  const { channel, apply, batchSize, onBatch, onCommitted, onError, delayMs = 0 } = options;
+
+  async function run(): Promise<void> {
+    for (;;) {
+      const batch = await channel.receive(batchSize);
+      if (batch.length === 0) return;
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      const started = performance.now();
+      const items = batch.map((p) => p.item);
+      let outcomes: readonly O[];
+      try {
+        outcomes = await apply(items);
+        if (outcomes.length !== items.length) {
+          throw new Error(`store returned ${outcomes.length} outcomes for ${items.length} items`);
+        }
+      } catch (error) {
+        report(batch, started, true);
+        onError?.(error, batch.length);
+        for (const p of batch) p.settle({ ok: false, error });
+        continue;
+      }
+      report(batch, started, false);
+      try {
+        onCommitted?.(items, outcomes);
+      } finally {
+        for (let i = 0; i < batch.length; i++) {
+          (batch[i] as PendingItem<I, O>).settle({ ok: true, outcome: outcomes[i] as O });
+        }
+      }
+    }
+  }
+
+  function report(batch: PendingItem<I, O>[], started: number, failed: boolean): void {
+    if (onBatch === undefined) return;
+    const now = performance.now();
+    onBatch({
+      size: batch.length,
+      commitSeconds: (now - started) / 1000,
+      lagSeconds: (started - (batch[0]?.enqueuedAt ?? started)) / 1000,
+      failed,
+    });
+  }
+
+  return { done: run() };
+}

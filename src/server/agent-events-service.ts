@@ -1,0 +1,42 @@
+// nixfleet.agent.v1.AgentEventsService over Connect, gRPC and gRPC-Web: decodes the proto
+// request at the edge and runs the shared PostEvent pipeline.
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  type AgentEventsService,
+  Outcome,
+  PostEventResponseSchema,
+  type HostState as WireHostState,
+} from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import { HOST_STATES, type HostState } from "../core/domain.js";
+import { decodePostEventProto } from "./convert/decode-post-event.js";
+import { PeerIdentity } from "./peer-identity.js";
+import type { PostEvent } from "./post-event.js";
+import { peerKey } from "./request-context.js";
+import { serviceError, toConnectError } from "./service-error.js";
+
+/** The wire HostState of a domain state (enum numbers follow HOST_STATES' order). */
+export function wireHostState(state: HostState): WireHostState {
+  return (HOST_STATES.indexOf(state) + 1) as WireHostState;
+}
+
+/** Implements AgentEventsService with the shared pipeline. */
+export function createAgentEventsService(
+  postEvent: PostEvent,
+): ServiceImpl<typeof AgentEventsService> {
+  return {
+    async postEvent(request, context) {
+      const peer = context.values.get(peerKey);
+      if (!(peer instanceof PeerIdentity)) {
+        throw toConnectError(peer ?? serviceError("unauthenticated", "no client certificate"));
+      }
+      const result = await postEvent(peer, () => decodePostEventProto(request));
+      if ("code" in result) throw toConnectError(result);
+      return create(PostEventResponseSchema, {
+        outcome: result.outcome === "applied" ? Outcome.APPLIED : Outcome.DUPLICATE,
+        state: wireHostState(result.state),
+        lastEventSeq: BigInt(result.lastEventSeq),
+      });
+    },
+  };
+}

@@ -1,0 +1,140 @@
+// The one edge where a PostEvent request, from either encoding, becomes domain values:
+// the proto message (Connect, gRPC, gRPC-Web) or the HTTP JSON binding body.
+import type { PostEventRequest } from "../../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import type { RemoteEvent } from "../../core/event.js";
+import { parseRolloutId } from "../../core/rollout-id.js";
+import { EVENT_FIELDS, KIND_BY_CASE } from "./event-fields.js";
+import { FieldError, readFields, seq as seqCodec, text } from "./field-codecs.js";
+
+/** A validated PostEvent request. */
+export interface PostEventInput {
+  readonly hostname: string;
+  readonly rolloutId: string;
+  readonly event: RemoteEvent;
+  readonly signature: Uint8Array | null;
+}
+
+/** A request field that is missing or malformed. */
+export interface InvalidField {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly value: PostEventInput }
+  | { readonly ok: false; readonly error: InvalidField };
+
+const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const hostnameText = text(253);
+const rolloutIdText = text(256);
+const MAX_SIGNATURE_BYTES = 1024;
+
+function checkHostname(value: string, path: string): string {
+  if (!HOSTNAME.test(value)) {
+    throw new FieldError(path, "must be a machine id of letters, digits, '.', '_' and '-'");
+  }
+  return value;
+}
+
+function checkRolloutId(value: string, path: string): string {
+  if (parseRolloutId(value) === undefined) {
+    throw new FieldError(
+      path,
+      `must be "<channel>@<ref>" with channel [a-z0-9_-]+ and ref lowercase hex, got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function fail(error: unknown): DecodeResult {
+  if (error instanceof FieldError) {
+    return { ok: false, error: { field: error.field, message: error.message } };
+  }
+  throw error;
+}
+
+/** Decodes and validates a PostEventRequest message; errors name proto-JSON paths. */
+export function decodePostEventProto(request: PostEventRequest): DecodeResult {
+  try {
+    const hostname = checkHostname(hostnameText.proto(request.hostname, "hostname"), "hostname");
+    const rolloutId = checkRolloutId(
+      rolloutIdText.proto(request.rolloutId, "rolloutId"),
+      "rolloutId",
+    );
+    const event = request.event;
+    if (event === undefined) throw new FieldError("event", "is required");
+    const seq = seqCodec.proto(event.seq, "event.seq");
+    const { case: caseName, value } = event.kind;
+    const kind = caseName === undefined ? undefined : KIND_BY_CASE.get(caseName);
+    if (kind === undefined || value === undefined) {
+      throw new FieldError("event.kind", "exactly one event kind must be set");
+    }
+    const fields = readFields(
+      EVENT_FIELDS[kind],
+      value as unknown as Record<string, unknown>,
+      `event.${caseName}`,
+      false,
+    );
+    if (request.signature.length > MAX_SIGNATURE_BYTES) {
+      throw new FieldError("signature", `must be at most ${MAX_SIGNATURE_BYTES} bytes`);
+    }
+    const signature = request.signature.length > 0 ? request.signature : null;
+    return {
+      ok: true,
+      value: { hostname, rolloutId, event: { kind, ...fields, seq } as RemoteEvent, signature },
+    };
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+/**
+ * Decodes and validates an HTTP JSON binding body (already parsed JSON). Unknown keys are
+ * ignored, as existing agents may send more than we read; errors name binding paths.
+ */
+export function decodePostEventJson(body: unknown): DecodeResult {
+  try {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new FieldError("body", "must be a JSON object");
+    }
+    const b = body as Record<string, unknown>;
+    const hostname = checkHostname(hostnameText.json(b["hostname"], "hostname"), "hostname");
+    const rolloutId = checkRolloutId(rolloutIdText.json(b["rolloutId"], "rolloutId"), "rolloutId");
+    const raw = b["event"];
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+      throw new FieldError("event", raw === undefined ? "is required" : "must be an object");
+    }
+    const e = raw as Record<string, unknown>;
+    const kindName = e["kind"];
+    const kind =
+      typeof kindName === "string" && Object.hasOwn(EVENT_FIELDS, kindName)
+        ? (kindName as keyof typeof EVENT_FIELDS)
+        : undefined;
+    if (kind === undefined) {
+      throw new FieldError(
+        "event.kind",
+        kindName === undefined
+          ? "is required"
+          : `must be one of ${Object.keys(EVENT_FIELDS).join(", ")}`,
+      );
+    }
+    const seq = seqCodec.json(e["seq"], "event.seq");
+    const fields = readFields(EVENT_FIELDS[kind], e, "event", true);
+    let signature: Uint8Array | null = null;
+    const sig = b["signature"];
+    if (sig !== undefined && sig !== null && sig !== "") {
+      if (typeof sig !== "string" || !HEX.test(sig) || sig.length > MAX_SIGNATURE_BYTES * 2) {
+        throw new FieldError("signature", "must be hex of at most 1024 bytes");
+      }
+      signature = Buffer.from(sig, "hex");
+    }
+    return {
+      ok: true,
+      value: { hostname, rolloutId, event: { kind, ...fields, seq } as RemoteEvent, signature },
+    };
+  } catch (error) {
+    return fail(error);
+  }
+}

@@ -1,0 +1,199 @@
+// The mTLS listener: one HTTP/2 server (HTTP/1.1 allowed) that requires a client certificate
+// from the fleet CA and routes to the JSON binding, plain routes, or the Connect adapter.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from "node:http2";
+import type { Socket } from "node:net";
+import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
+import type { Metrics } from "./metrics.js";
+import {
+  authenticatePeer,
+  type IdentityConfig,
+  PeerIdentity,
+  type RevocationLookup,
+  tlsSocketOf,
+} from "./peer-identity.js";
+import type { PostEvent } from "./post-event.js";
+import { peerKey } from "./request-context.js";
+import { type ServiceError, serviceError, toHttpError } from "./service-error.js";
+
+type Request = IncomingMessage | Http2ServerRequest;
+// Both response kinds share this surface; their writeHead overloads do not unify.
+type Response = ServerResponse;
+
+export interface FleetServerOptions {
+  readonly tls: {
+    readonly cert: string | Buffer;
+    readonly key: string | Buffer;
+    readonly ca: string | Buffer;
+  };
+  readonly identity: IdentityConfig;
+  readonly revocations: RevocationLookup;
+  readonly routes: (router: ConnectRouter) => void;
+  readonly interceptors: readonly Interceptor[];
+  readonly postEvent: PostEvent;
+  readonly metrics: Metrics;
+  /** Largest request message or binding body accepted. */
+  readonly maxMessageBytes: number;
+  /** Whether the service accepts work (for /readyz). */
+  readonly isReady: () => boolean;
+  /** Aborted once every accepted event was answered: ends the streams still open. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/** The listener and what graceful shutdown needs. */
+export interface FleetServer {
+  readonly server: Http2SecureServer;
+  /** Stops accepting new connections; open ones keep working. */
+  stopAccepting(): Promise<void>;
+  /** Closes every connection once its open streams finish, or forcibly after `timeoutMs`. */
+  closeConnections(timeoutMs: number): Promise<void>;
+}
+
+/** Creates (but does not start) the mTLS server. */
+export function createFleetServer(options: FleetServerOptions): FleetServer {
+  const { identity, revocations, metrics, isReady } = options;
+  const authenticate = (req: Request): PeerIdentity | ServiceError =>
+    authenticatePeer(tlsSocketOf(req as never), identity, revocations);
+
+  const connect = connectNodeAdapter({
+    routes: options.routes,
+    interceptors: [...options.interceptors],
+    readMaxBytes: options.maxMessageBytes,
+    writeMaxBytes: 16 * 1024 * 1024,
+    jsonOptions: { ignoreUnknownFields: false },
+    shutdownSignal: options.shutdownSignal,
+    contextValues: (req) => createContextValues().set(peerKey, authenticate(req)),
+  });
+  const binding = createHttpBinding({
+    postEvent: options.postEvent,
+    authenticate,
+    maxBodyBytes: options.maxMessageBytes,
+    onResponse: (status) =>
+      metrics.requests.inc({
+        rpc: `POST ${POST_EVENT_PATH}`,
+        protocol: "http-json",
+        code: String(status),
+      }),
+  });
+  const plain = createPlainRoutes({ metrics, isReady, authenticate });
+
+  const server = createSecureServer(
+    {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: options.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      allowHTTP1: true,
+      minVersion: "TLSv1.2",
+    },
+    (req: Request, res: ServerResponse | Http2ServerResponse) => {
+      const url = req.url ?? "";
+      const path = url.includes("?") ? url.slice(0, url.indexOf("?")) : url;
+      if (path === POST_EVENT_PATH) return binding(req, res as Response);
+      const route = plain.get(path);
+      if (route !== undefined) return route(req, res as Response);
+      return connect(req as never, res as never);
+    },
+  );
+
+  const sessions = new Set<ServerHttp2Session>();
+  const sockets = new Set<Socket>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("secureConnection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  // A failed handshake (no or foreign certificate) is the client's problem, not ours.
+  server.on("tlsClientError", () => {});
+
+  let listening: Promise<void> | undefined;
+  return {
+    server,
+    stopAccepting() {
+      listening ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      return Promise.resolve();
+    },
+    async closeConnections(timeoutMs) {
+      listening ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      for (const socket of sockets) {
+        // HTTP/1.1 keep-alive sockets end here; HTTP/2 sessions close themselves above.
+        if ((socket as { alpnProtocol?: string | false }).alpnProtocol !== "h2") socket.end();
+      }
+      const timer = setTimeout(() => {
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+      }, timeoutMs);
+      await listening;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** GET /healthz (alive), /readyz (accepting events), /metrics (operator certificates). */
+function createPlainRoutes(deps: {
+  metrics: Metrics;
+  isReady: () => boolean;
+  authenticate: (req: Request) => PeerIdentity | ServiceError;
+}): Map<string, (req: Request, res: Response) => void> {
+  const routes = new Map<string, (req: Request, res: Response) => void>();
+  const text = (
+    res: Response,
+    status: number,
+    body: string,
+    type = "text/plain; charset=utf-8",
+  ) => {
+    res.writeHead(status, { "content-type": type });
+    res.end(body);
+  };
+  routes.set("/healthz", (_req, res) => text(res, 200, "ok\n"));
+  routes.set("/readyz", (_req, res) => {
+    if (deps.isReady()) text(res, 200, "ready\n");
+    else {
+      res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "1" });
+      res.end("not ready\n");
+    }
+  });
+  routes.set("/metrics", (req, res) => {
+    const peer = deps.authenticate(req);
+    const denied = !(peer instanceof PeerIdentity)
+      ? peer
+      : peer.role.kind !== "operator"
+        ? serviceError("permission_denied", "/metrics requires an operator certificate")
+        : undefined;
+    if (denied !== undefined) {
+      const { status, headers, body } = toHttpError(denied);
+      res.writeHead(status, headers);
+      res.end(body);
+      return;
+    }
+    serveMetrics(deps.metrics, res);
+  });
+  return routes;
+}
+
+/** Writes the registry in Prometheus text format. */
+export function serveMetrics(metrics: Metrics, res: Response): void {
+  metrics.registry.metrics().then(
+    (body) => {
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(body);
+    },
+    (error: unknown) => {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(String(error));
+    },
+  );
+}

@@ -1,0 +1,110 @@
+// Prometheus metrics (prom-client) on a registry of our own, so tests and several servers in
+// one process never share counters. Labels are bounded: no per-host labels.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Reads per-rollout host counts by state at scrape time. */
+export type HostCountSource = () => Promise<
+  readonly { rolloutId: string; state: string; count: number }[]
+>;
+
+/** The service's metrics. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<"rpc" | "protocol" | "code">;
+  readonly events: Counter<"kind" | "outcome">;
+  readonly batchSize: Histogram;
+  readonly commitSeconds: Histogram;
+  readonly reducerLagSeconds: Histogram;
+  readonly batchFailures: Counter;
+  /** Sets the sources read at scrape time. */
+  bind(sources: {
+    channelDepth: () => number;
+    channelCapacity: number;
+    hostCounts?: HostCountSource;
+  }): void;
+}
+
+/** Creates a fresh registry with every metric of the service. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  let sources:
+    | { channelDepth: () => number; channelCapacity: number; hostCounts?: HostCountSource }
+    | undefined;
+
+  const requests = new Counter({
+    name: "nixfleet_cp_requests_total",
+    help: "Requests answered, by RPC (or route), protocol and result code.",
+    labelNames: ["rpc", "protocol", "code"] as const,
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "nixfleet_cp_events_total",
+    help: "PostEvent verdicts by event kind and outcome (applied, duplicate, refused, notFound, not_found, shed, unavailable).",
+    labelNames: ["kind", "outcome"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "nixfleet_cp_channel_depth",
+    help: "Events accepted and waiting for the reducer.",
+    registers: [registry],
+    collect() {
+      this.set(sources?.channelDepth() ?? 0);
+    },
+  });
+  new Gauge({
+    name: "nixfleet_cp_channel_capacity",
+    help: "Capacity of the ingest channel; a full channel sheds load with resource_exhausted.",
+    registers: [registry],
+    collect() {
+      this.set(sources?.channelCapacity ?? 0);
+    },
+  });
+  const batchSize = new Histogram({
+    name: "nixfleet_cp_reducer_batch_size",
+    help: "Events per reducer transaction.",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [registry],
+  });
+  const commitSeconds = new Histogram({
+    name: "nixfleet_cp_commit_seconds",
+    help: "Time to apply and commit one reducer batch.",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const reducerLagSeconds = new Histogram({
+    name: "nixfleet_cp_reducer_lag_seconds",
+    help: "How long the oldest event of a batch waited in the channel.",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const batchFailures = new Counter({
+    name: "nixfleet_cp_reducer_batch_failures_total",
+    help: "Reducer batches whose commit failed (their requests were answered unavailable).",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "nixfleet_cp_hosts",
+    help: "Host records by rollout and state (the most recently opened rollouts).",
+    labelNames: ["rollout_id", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of (await sources?.hostCounts?.()) ?? []) {
+        this.set({ rollout_id: row.rolloutId, state: row.state }, row.count);
+      }
+    },
+  });
+
+  return {
+    registry,
+    requests,
+    events,
+    batchSize,
+    commitSeconds,
+    reducerLagSeconds,
+    batchFailures,
+    bind(s) {
+      sources = s;
+    },
+  };
+}

@@ -1,0 +1,175 @@
+// The PostEvent pipeline shared by every surface (Connect, gRPC, gRPC-Web, the JSON binding):
+// role → validation → hostname match → cheap dedup → trySend → await the committed verdict.
+import { performance } from "node:perf_hooks";
+import type { HostState } from "../core/domain.js";
+import { describeStepError } from "../core/step-error.js";
+import type { BoundedChannel } from "../runtime/bounded-channel.js";
+import type { PendingItem, Settlement } from "../runtime/reducer.js";
+import type { BatchItem, BatchOutcome } from "../storage/apply-batch.js";
+import type { DecodeResult } from "./convert/decode-post-event.js";
+import type { PeerIdentity } from "./peer-identity.js";
+import { type ServiceError, serviceError } from "./service-error.js";
+
+/** The verdict on an event that did not fail. */
+export interface PostEventVerdict {
+  readonly outcome: "applied" | "duplicate";
+  readonly state: HostState;
+  readonly lastEventSeq: number;
+}
+
+export type PostEventResult = PostEventVerdict | ServiceError;
+
+/** What the cheap duplicate check reads: the record's state and high-water seq. */
+export interface RecordHead {
+  readonly state: HostState;
+  readonly lastEventSeq: number;
+}
+
+/** Counts what happens to events, for metrics; every hook is optional. */
+export interface PostEventObserver {
+  onVerdict?(kind: string, outcome: string): void;
+  onRejected?(error: ServiceError, context: RejectContext): void;
+}
+
+/** What a rejection log line names. */
+export interface RejectContext {
+  readonly peer: string;
+  readonly hostname?: string;
+  readonly rolloutId?: string;
+  readonly seq?: number;
+  readonly kind?: string;
+}
+
+export interface PostEventDeps {
+  readonly channel: BoundedChannel<PendingItem<BatchItem, BatchOutcome>>;
+  /** The record's head, or undefined when there is no record for the pair. */
+  readonly lookup: (
+    rolloutId: string,
+    hostname: string,
+  ) => RecordHead | undefined | Promise<RecordHead | undefined>;
+  /** False before the reducer runs and once shutdown began. */
+  readonly isAccepting: () => boolean;
+  /** The retry delay hinted when shedding load. */
+  readonly retryAfterSeconds: number;
+  readonly observer?: PostEventObserver;
+}
+
+/** Handles one PostEvent: `decode` runs only after the caller is known to be an agent. */
+export type PostEvent = (
+  peer: PeerIdentity,
+  decode: () => DecodeResult,
+) => Promise<PostEventResult>;
+
+/** Creates the PostEvent pipeline over a channel whose reducer commits through the store. */
+export function createPostEvent(deps: PostEventDeps): PostEvent {
+  const { channel, lookup, isAccepting, retryAfterSeconds, observer } = deps;
+
+  function reject(error: ServiceError, context: RejectContext): ServiceError {
+    observer?.onRejected?.(error, context);
+    return error;
+  }
+
+  return async (peer, decode) => {
+    if (peer.role.kind !== "agent") {
+      return reject(
+        serviceError(
+          "permission_denied",
+          `${peer.commonName} is an operator and cannot post agent events`,
+        ),
+        { peer: peer.commonName },
+      );
+    }
+    const machineId = peer.role.machineId;
+    const decoded = decode();
+    if (!decoded.ok) {
+      const { field, message } = decoded.error;
+      return reject(serviceError("invalid_argument", message, { field }), {
+        peer: peer.commonName,
+      });
+    }
+    const { hostname, rolloutId, event } = decoded.value;
+    const context = {
+      peer: peer.commonName,
+      hostname,
+      rolloutId,
+      seq: event.seq,
+      kind: event.kind,
+    };
+    if (hostname !== machineId) {
+      return reject(
+        serviceError(
+          "permission_denied",
+          `certificate machine id "${machineId}" may not post events for host "${hostname}"`,
+        ),
+        context,
+      );
+    }
+    if (!isAccepting()) {
+      return reject(unavailable("not accepting events (starting or shutting down)"), context);
+    }
+    const head = await lookup(rolloutId, hostname);
+    if (head === undefined) {
+      observer?.onVerdict?.(event.kind, "not_found");
+      return reject(notFound(rolloutId, hostname), context);
+    }
+    if (event.seq <= head.lastEventSeq) {
+      observer?.onVerdict?.(event.kind, "duplicate");
+      return { outcome: "duplicate", state: head.state, lastEventSeq: head.lastEventSeq };
+    }
+    let settle!: (s: Settlement<BatchOutcome>) => void;
+    const settled = new Promise<Settlement<BatchOutcome>>((resolve) => {
+      settle = resolve;
+    });
+    const pending: PendingItem<BatchItem, BatchOutcome> = {
+      item: { rolloutId, hostname, event, signature: decoded.value.signature },
+      enqueuedAt: performance.now(),
+      settle,
+    };
+    if (!channel.trySend(pending)) {
+      observer?.onVerdict?.(event.kind, "shed");
+      return reject(
+        channel.closed
+          ? unavailable("shutting down")
+          : serviceError(
+              "resource_exhausted",
+              "ingest queue is full; retry with the same seq after the hinted delay",
+              {
+                retryAfterSeconds,
+              },
+            ),
+        context,
+      );
+    }
+    const result = await settled;
+    if (!result.ok) {
+      observer?.onVerdict?.(event.kind, "unavailable");
+      return reject(unavailable("the commit failed; retry with the same seq"), context);
+    }
+    const outcome = result.outcome;
+    observer?.onVerdict?.(event.kind, outcome.type);
+    switch (outcome.type) {
+      case "applied":
+      case "duplicate":
+        return {
+          outcome: outcome.type,
+          state: outcome.record.state,
+          lastEventSeq: outcome.record.lastEventSeq,
+        };
+      case "notFound":
+        return reject(notFound(rolloutId, hostname), context);
+      case "refused":
+        return reject(
+          serviceError("failed_precondition", describeStepError(outcome.error)),
+          context,
+        );
+    }
+  };
+
+  function unavailable(message: string): ServiceError {
+    return serviceError("unavailable", message, { retryAfterSeconds });
+  }
+}
+
+function notFound(rolloutId: string, hostname: string): ServiceError {
+  return serviceError("not_found", `no record for host "${hostname}" in rollout "${rolloutId}"`);
+}

@@ -1,0 +1,109 @@
+// Errors as values for every surface, and the one place that maps them to Connect codes
+// (Connect, gRPC, gRPC-Web) and to HTTP statuses (the JSON binding and plain routes).
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+
+/** Why a request did not succeed, independent of the protocol that carried it. */
+export type ServiceError =
+  | { readonly code: "invalid_argument"; readonly message: string; readonly field?: string }
+  | { readonly code: "unauthenticated"; readonly message: string }
+  | { readonly code: "permission_denied"; readonly message: string }
+  | { readonly code: "not_found"; readonly message: string }
+  | { readonly code: "already_exists"; readonly message: string }
+  | { readonly code: "failed_precondition"; readonly message: string }
+  | {
+      readonly code: "resource_exhausted";
+      readonly message: string;
+      readonly retryAfterSeconds: number;
+    }
+  | { readonly code: "unavailable"; readonly message: string; readonly retryAfterSeconds: number }
+  | { readonly code: "payload_too_large"; readonly message: string }
+  | { readonly code: "unsupported_media_type"; readonly message: string }
+  | { readonly code: "method_not_allowed"; readonly message: string }
+  | { readonly code: "internal"; readonly message: string };
+
+export type ServiceErrorCode = ServiceError["code"];
+
+const CONNECT_CODES: Record<ServiceErrorCode, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+  resource_exhausted: Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+  payload_too_large: Code.ResourceExhausted,
+  unsupported_media_type: Code.InvalidArgument,
+  method_not_allowed: Code.Unimplemented,
+  internal: Code.Internal,
+};
+
+const HTTP_STATUSES: Record<ServiceErrorCode, number> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 409,
+  // The binding's agents treat 503 + Retry-After as "slow down" (SPEC §3.3).
+  resource_exhausted: 503,
+  unavailable: 503,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  method_not_allowed: 405,
+  internal: 500,
+};
+
+/** Builds an error value. */
+export function serviceError<C extends ServiceErrorCode>(
+  code: C,
+  message: string,
+  extra?: Omit<Extract<ServiceError, { code: C }>, "code" | "message">,
+): Extract<ServiceError, { code: C }> {
+  return { code, message, ...extra } as Extract<ServiceError, { code: C }>;
+}
+
+function retryAfter(error: ServiceError): number | undefined {
+  return error.code === "resource_exhausted" || error.code === "unavailable"
+    ? error.retryAfterSeconds
+    : undefined;
+}
+
+/**
+ * The ConnectError for an error value: retryable errors carry a `retry-after` header (or
+ * trailer, on gRPC) and a google.rpc.RetryInfo detail.
+ */
+export function toConnectError(error: ServiceError): ConnectError {
+  const code = CONNECT_CODES[error.code];
+  const seconds = retryAfter(error);
+  if (seconds === undefined) return new ConnectError(error.message, code);
+  return new ConnectError(error.message, code, { "retry-after": String(seconds) }, [
+    {
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, { retryDelay: { seconds: BigInt(seconds) } }),
+    },
+  ]);
+}
+
+/** The HTTP status, headers and JSON body for an error value on a plain HTTP route. */
+export function toHttpError(error: ServiceError): {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+} {
+  const seconds = retryAfter(error);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (seconds !== undefined) headers["retry-after"] = String(seconds);
+  const field = error.code === "invalid_argument" ? error.field : undefined;
+  return {
+    status: HTTP_STATUSES[error.code],
+    headers,
+    body: JSON.stringify(
+      field === undefined
+        ? { code: error.code, message: error.message }
+        : { code: error.code, message: error.message, field },
+    ),
+  };
+}

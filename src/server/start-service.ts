@@ -1,0 +1,236 @@
+// The composition root of `serve`: open and migrate the store, start the reducer, then
+// listen; and the reverse on shutdown, answering everything that was accepted.
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../../gen/grpc/health/v1/health_pb.js";
+import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
+import type { ServiceConfig } from "../config/service-config.js";
+import { type Instant, instantFromEpochNanos } from "../core/instant.js";
+import { createBoundedChannel } from "../runtime/bounded-channel.js";
+import { type Clock, systemClock } from "../runtime/clock.js";
+import { type PendingItem, startReducer } from "../runtime/reducer.js";
+import { createWatchHub } from "../runtime/watch-hub.js";
+import { type BatchItem, type BatchOutcome, createBatchApplier } from "../storage/apply-batch.js";
+import { countHostsByState } from "../storage/count-hosts.js";
+import { createDatabase, type Database } from "../storage/database.js";
+import { migrateToLatest } from "../storage/migrate.js";
+import { createRecordHeadLookup } from "../storage/record-head.js";
+import { upsertRevocations } from "../storage/revocations.js";
+import { createAgentEventsService } from "./agent-events-service.js";
+import { createFleetServer, serveMetrics } from "./create-fleet-server.js";
+import { createHealthState } from "./health/health-state.js";
+import { registerHealth } from "./health/register-health.js";
+import { createAuthInterceptor, createMetricsInterceptor } from "./interceptors.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { createPostEvent } from "./post-event.js";
+import { registerReflection } from "./reflection/register-reflection.js";
+import { createRevocationStore } from "./revocations.js";
+import { createRolloutService } from "./rollout-service.js";
+
+/** A started service. */
+export interface RunningService {
+  /** The port the mTLS listener is bound to. */
+  readonly port: number;
+  /** The port of the plain metrics listener, when configured. */
+  readonly metricsPort: number | undefined;
+  readonly database: Database;
+  readonly metrics: Metrics;
+  /** Stops accepting, drains and commits what was accepted, answers it, closes. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+type Phase = "starting" | "running" | "draining" | "stopped";
+
+/** Starts the service described by `config`. */
+export async function startService(
+  config: ServiceConfig,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<RunningService> {
+  const tls = {
+    cert: readFileSync(config.tlsCert),
+    key: readFileSync(config.tlsKey),
+    ca: readFileSync(config.clientCa),
+  };
+  const database = await createDatabase(config.db);
+  const applied = await migrateToLatest(database);
+  if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+
+  let phase: Phase = "starting";
+  const stopping = new AbortController();
+  const streamsDone = new AbortController();
+  const metrics = createMetrics();
+  const health = createHealthState([["", ServingStatus.NOT_SERVING]]);
+  const setServing = (status: ServingStatus.SERVING | ServingStatus.NOT_SERVING) => {
+    for (const name of ["", AgentEventsService.typeName, RolloutService.typeName])
+      health.set(name, status);
+  };
+  setServing(ServingStatus.NOT_SERVING);
+
+  const revocations = createRevocationStore(
+    config.revocations,
+    (error) => logger.error({ err: error }, "revocations file not reloaded"),
+    (entries) => {
+      upsertRevocations(
+        database.db,
+        entries.map((e) => ({
+          machineId: e.machineId,
+          notBefore: instantFromEpochNanos(BigInt(e.notBeforeMs) * 1_000_000n) as Instant,
+          reason: e.reason,
+        })),
+      ).catch((error: unknown) =>
+        logger.error({ err: error }, "revocations not mirrored to the database"),
+      );
+      logger.info({ count: entries.length }, "revocations loaded");
+    },
+  );
+
+  const channel = createBoundedChannel<PendingItem<BatchItem, BatchOutcome>>(
+    config.channelCapacity,
+  );
+  const applier = createBatchApplier(database);
+  const hub = createWatchHub();
+  const reducer = startReducer<BatchItem, BatchOutcome>({
+    channel,
+    apply: (items) => applier.applyBatch(items, clock.now()),
+    batchSize: config.batchSize,
+    delayMs: config.debugReducerDelayMs,
+    onBatch(report) {
+      metrics.batchSize.observe(report.size);
+      metrics.commitSeconds.observe(report.commitSeconds);
+      metrics.reducerLagSeconds.observe(report.lagSeconds);
+      if (report.failed) metrics.batchFailures.inc();
+    },
+    onCommitted(items, outcomes) {
+      if (hub.size === 0) return;
+      outcomes.forEach((outcome, i) => {
+        const item = items[i] as BatchItem;
+        if (outcome.type === "applied" && outcome.transition !== null) {
+          hub.publish({
+            rolloutId: item.rolloutId,
+            hostname: item.hostname,
+            ...outcome.transition,
+            eventLogId: outcome.eventLogId,
+            record: outcome.record,
+          });
+        }
+      });
+    },
+    onError(error, size) {
+      logger.error(
+        { err: error, batch: size },
+        "batch commit failed; its requests were answered unavailable",
+      );
+    },
+  });
+  metrics.bind({
+    channelDepth: () => channel.depth,
+    channelCapacity: channel.capacity,
+    hostCounts: () => countHostsByState(database.db, 50),
+  });
+  phase = "running";
+  setServing(ServingStatus.SERVING);
+
+  const postEvent = createPostEvent({
+    channel,
+    lookup: createRecordHeadLookup(database),
+    isAccepting: () => phase === "running",
+    retryAfterSeconds: config.retryAfterSeconds,
+    observer: {
+      onVerdict: (kind, outcome) => metrics.events.inc({ kind, outcome }),
+      onRejected: (error, context) =>
+        logger.warn({ code: error.code, reason: error.message, ...context }, "event rejected"),
+    },
+  });
+  const routes = (router: ConnectRouter) => {
+    router.service(AgentEventsService, createAgentEventsService(postEvent));
+    router.service(
+      RolloutService,
+      createRolloutService({ database, hub, clock, stopping: stopping.signal }),
+    );
+    registerHealth(router, health);
+    registerReflection(router, [AgentEventsService, RolloutService, Health]);
+  };
+  const fleet = createFleetServer({
+    tls,
+    identity: { agentCnSuffix: config.agentCnSuffix, operatorCns: config.operatorCns },
+    revocations,
+    routes,
+    interceptors: [createMetricsInterceptor(metrics), createAuthInterceptor()],
+    postEvent,
+    metrics,
+    maxMessageBytes: config.maxMessageBytes,
+    isReady: () => phase === "running",
+    shutdownSignal: streamsDone.signal,
+  });
+  await new Promise<void>((resolve, reject) => {
+    fleet.server.once("error", reject);
+    fleet.server.listen(config.listen.port, config.listen.host, () => {
+      fleet.server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (fleet.server.address() as AddressInfo).port;
+
+  let metricsServer: HttpServer | undefined;
+  if (config.metricsListen !== undefined) {
+    const m = createHttpServer((req, res) => {
+      if (req.url === "/metrics") return serveMetrics(metrics, res);
+      if (req.url === "/healthz" || req.url === "/readyz") {
+        const ok = req.url === "/healthz" || phase === "running";
+        res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
+        res.end(ok ? "ok\n" : "not ready\n");
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    metricsServer = m;
+    const { host, port: mport } = config.metricsListen;
+    await new Promise<void>((resolve) => m.listen(mport, host, resolve));
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
+  logger.info({ port, metricsPort, db: database.kind }, "nixfleet-cp listening");
+
+  let stopped: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    phase = "draining";
+    health.shutdown();
+    stopping.abort();
+    logger.info({ queued: channel.depth }, "shutting down: draining accepted events");
+    // New requests on open connections now get unavailable; queued ones are committed.
+    channel.close();
+    await fleet.stopAccepting();
+    await reducer.done;
+    // Every accepted event is committed and settled; let the handlers write their replies,
+    // then end what still streams (watches).
+    await new Promise((resolve) => setImmediate(resolve));
+    streamsDone.abort();
+    await fleet.closeConnections(config.shutdownTimeoutMs);
+    revocations.close();
+    if (metricsServer !== undefined) {
+      const m = metricsServer;
+      await new Promise<void>((resolve) => m.close(() => resolve()));
+    }
+    await database.close();
+    phase = "stopped";
+    logger.info("stopped");
+  }
+
+  return {
+    port,
+    metricsPort,
+    database,
+    metrics,
+    shutdown() {
+      stopped ??= shutdown();
+      return stopped;
+    },
+  };
+}
