@@ -14,6 +14,7 @@ import {
 } from "@connectrpc/connect-node";
 import pino from "pino";
 import { parseServeConfig, type ServiceConfig } from "../../src/config/service-config.js";
+import { type Instant, parseInstant } from "../../src/core/instant.js";
 import { createDevPki, type DevPki } from "../../src/pki/create-dev-pki.js";
 import { issueCertificateAuthority } from "../../src/pki/issue-certificate-authority.js";
 import { issueLeafCertificate } from "../../src/pki/issue-leaf-certificate.js";
@@ -133,6 +134,8 @@ export async function openTestRollout(
     soakDurationSecs?: number;
     policy?: "halt" | "rollback-and-halt";
     target?: (h: string) => string;
+    /** The CP time of the opening (default now). */
+    now?: string;
   } = {},
 ): Promise<void> {
   const result = await openRollout(
@@ -147,7 +150,7 @@ export async function openTestRollout(
         targetClosure: options.target?.(h) ?? `def456-nixos-system-${h}`,
       })),
     },
-    systemClock.now(),
+    options.now === undefined ? systemClock.now() : (parseInstant(options.now) as Instant),
   );
   if (!result.ok) throw new Error(result.message);
 }
