@@ -6,7 +6,11 @@ import pg from "pg";
 import type { Schema } from "./schema.js";
 import { createSqliteDialect } from "./sqlite-dialect.js";
 
-/** An open SQLite store. `raw` is the same connection Kysely uses. */
+/**
+ * An open SQLite store. `raw` is the same connection Kysely uses. Open one per file per
+ * process: better-sqlite3 waits for locks synchronously, so a second handle in the same
+ * process would block the event loop the first one needs to finish its transaction.
+ */
 export interface SqliteDatabase {
   readonly kind: "sqlite";
   readonly db: Kysely<Schema>;

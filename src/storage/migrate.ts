@@ -1,6 +1,6 @@
 // Runs the schema migrations with Kysely's Migrator and an in-code provider, so they behave
 // the same under tsx, in a build and in tests (no directory scanning).
-import { type Migration, type MigrationProvider, Migrator } from "kysely";
+import { type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import type { Database } from "./database.js";
 import * as initial from "./migrations/0001-initial.js";
 import type { DialectKind } from "./schema.js";
@@ -21,20 +21,32 @@ export function migrationProvider(kind: DialectKind): MigrationProvider {
   };
 }
 
-function migrator(database: Database): Migrator {
-  return new Migrator({ db: database.db, provider: migrationProvider(database.kind) });
+async function migrator(database: Database): Promise<Migrator> {
+  const provider = migrationProvider(database.kind);
+  if (database.kind === "sqlite") return new Migrator({ db: database.db, provider });
+  // Kysely looks for its bookkeeping tables in every schema of the database; with the
+  // schema left implicit, another schema's kysely_migration (another app, a parallel test)
+  // makes it skip creating ours. Naming the schema the tables go to avoids that.
+  const { rows } = await sql<{
+    schema: string | null;
+  }>`select current_schema() as schema`.execute(database.db);
+  const schema = rows[0]?.schema;
+  if (schema === null || schema === undefined) {
+    throw new Error("PostgreSQL search_path names no existing schema to migrate");
+  }
+  return new Migrator({ db: database.db, provider, migrationTableSchema: schema });
 }
 
 /** Applies every pending migration; returns the names applied (empty when up to date). */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  const { error, results } = await migrator(database).migrateToLatest();
+  const { error, results } = await (await migrator(database)).migrateToLatest();
   if (error !== undefined) throw error;
   return (results ?? []).map((r) => r.migrationName);
 }
 
 /** Reverts the latest applied migration; returns its name, or undefined when none was applied. */
 export async function migrateDown(database: Database): Promise<string | undefined> {
-  const { error, results } = await migrator(database).migrateDown();
+  const { error, results } = await (await migrator(database)).migrateDown();
   if (error !== undefined) throw error;
   return results?.[0]?.migrationName;
 }

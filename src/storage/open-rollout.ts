@@ -14,7 +14,8 @@ export interface OpenRolloutRequest extends OpenRolloutInput {
 }
 
 /** What differs from the rollout already stored under the same id. */
-export type OpenRolloutConflict = "channel" | "policy" | "soakDuration" | "hosts";
+// The channel is part of the id (validated below), so it cannot differ for the same id.
+export type OpenRolloutConflict = "policy" | "soakDuration" | "hosts";
 
 /** Opened (created) or found identical (not created); or a conflict with the stored one. */
 export type OpenRolloutResult =
@@ -109,9 +110,6 @@ async function compare(trx: Queryable, request: OpenRolloutRequest): Promise<Ope
     message: `rollout ${request.rolloutId} is already open with ${message}`,
     existing,
   });
-  if (existing.channel !== request.channel) {
-    return conflict("channel", `channel ${existing.channel}`);
-  }
   if (existing.policy !== request.policy) {
     return conflict("policy", `health-failure policy ${existing.policy}`);
   }

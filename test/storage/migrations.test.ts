@@ -68,6 +68,20 @@ for (const kind of DIALECTS) {
       );
     });
 
+    test("migrating beside an already migrated store (another schema) works", async () => {
+      await withStore(kind, async () => {
+        await withStore(
+          kind,
+          async ({ database }) => {
+            assert.deepEqual(await migrateToLatest(database), ["0001-initial"]);
+            await openOne(database);
+            assert.equal(await migrateDown(database), "0001-initial");
+          },
+          { migrate: false },
+        );
+      });
+    });
+
     test("CHECK constraints reject a bad state and policy", async () => {
       await withStore(kind, async ({ database }) => {
         const { db } = database;
