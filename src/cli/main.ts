@@ -1,32 +1,75 @@
-// nixfleet-cp command line: dispatches subcommands; exit codes 0 ok, 1 failure, 2 usage.
+// nixfleet-cp command line: dispatches commands and subcommands; exit codes 0 ok, 1 failure,
+// 2 usage (with the relevant help on stderr).
 import { ConfigError } from "../config/service-config.js";
-import { devCommand } from "./dev.js";
-import { serveCommand } from "./serve.js";
 import { UsageError, usage } from "./usage.js";
 
-const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
-  serve: serveCommand,
-  dev: devCommand,
+type Command = (argv: readonly string[]) => Promise<void>;
+
+// Commands load on demand: `--help` or `rollout status` need not pay for the server, the
+// database drivers and the PKI code at every start.
+const COMMANDS: Record<string, Command> = {
+  serve: async (argv) => (await import("./serve.js")).serveCommand(argv),
+  dev: async (argv) => (await import("./dev.js")).devCommand(argv),
+  migrate: async (argv) => (await import("./migrate.js")).migrateCommand(argv),
 };
+
+/** Commands that only group subcommands: `nixfleet-cp <group> <sub> ...`. */
+const GROUPS: Record<string, Record<string, Command>> = {
+  pki: { init: async (argv) => (await import("./pki-init.js")).pkiInitCommand(argv) },
+  rollout: {
+    open: async (argv) => (await import("./rollout-open.js")).rolloutOpenCommand(argv),
+    status: async (argv) => (await import("./rollout-status.js")).rolloutStatusCommand(argv),
+    history: async (argv) => (await import("./rollout-history.js")).rolloutHistoryCommand(argv),
+    watch: async (argv) => (await import("./rollout-watch.js")).rolloutWatchCommand(argv),
+  },
+};
+
+const isHelp = (arg: string | undefined) => arg === "--help" || arg === "-h" || arg === "help";
+
+/** The help key in effect, so a usage error can print the closest help text. */
+let helpKey: string | undefined;
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+  if (command === undefined || isHelp(command)) {
     process.stdout.write(usage());
     return;
   }
-  const run = COMMANDS[command];
+  let run = COMMANDS[command];
+  let args = rest;
+  helpKey = command;
+  const group = GROUPS[command];
+  if (group !== undefined) {
+    const [sub, ...subArgs] = rest;
+    if (isHelp(sub)) {
+      process.stdout.write(usage(command));
+      return;
+    }
+    if (sub === undefined) throw new UsageError(`${command}: missing subcommand`, command);
+    run = group[sub];
+    if (run === undefined) throw new UsageError(`unknown ${command} command "${sub}"`, command);
+    helpKey = `${command} ${sub}`;
+    args = subArgs;
+  }
   if (run === undefined) throw new UsageError(`unknown command "${command}"`);
-  if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(usage(command));
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(usage(helpKey));
     return;
   }
-  await run(rest);
+  await run(args);
 }
+
+// `nixfleet-cp rollout history ... | head` closes the pipe early; that is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError || error instanceof ConfigError) {
-    process.stderr.write(`nixfleet-cp: ${error.message}\n\n${usage()}`);
+    const key =
+      error instanceof UsageError && error.command !== undefined ? error.command : helpKey;
+    process.stderr.write(`nixfleet-cp: ${error.message}\n\n${usage(key)}`);
     process.exit(2);
   }
   process.stderr.write(`nixfleet-cp: ${error instanceof Error ? error.message : String(error)}\n`);

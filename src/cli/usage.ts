@@ -1,31 +1,129 @@
-// Help text of every subcommand.
+// Help text of every command and subcommand, and the error that prints it (exit code 2).
 import { SERVE_FLAGS } from "../config/service-config.js";
+import {
+  CLIENT_FLAGS,
+  type FlagSpecs,
+  MIGRATE_FLAGS,
+  PKI_INIT_FLAGS,
+  ROLLOUT_HISTORY_FLAGS,
+  ROLLOUT_OPEN_FLAGS,
+  ROLLOUT_STATUS_FLAGS,
+  ROLLOUT_WATCH_FLAGS,
+} from "./flags.js";
 
-/** A command-line mistake: exit code 2 with usage. */
-export class UsageError extends Error {}
+/** A command-line mistake: exit code 2 with the help of `command` (or of the whole CLI). */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
 
-function flagHelp(flags: Record<string, { help: string }>): string {
+const HELP_WIDTH = 100;
+
+function flagHelp(flags: Record<string, { help: string; value?: string; env?: string }>): string {
   return Object.entries(flags)
-    .map(([name, spec]) => `  --${name.padEnd(24)} ${spec.help}`)
+    .map(([name, spec]) => {
+      const flag = `--${name}${spec.value === undefined ? "" : ` ${spec.value}`}`;
+      const line = `  ${flag.padEnd(26)} ${spec.help}`;
+      if (spec.env === undefined) return line;
+      // The variable goes on its own line when it would push the help past the width.
+      const env = `[env ${spec.env}]`;
+      return line.length + env.length + 1 <= HELP_WIDTH
+        ? `${line} ${env}`
+        : `${line}\n${" ".repeat(29)}${env}`;
+    })
     .join("\n");
 }
 
 const SERVE_ENV =
   "Every flag can also be set as NIXFLEET_CP_<FLAG> (e.g. NIXFLEET_CP_LISTEN); flags win.";
 
+// Client flags are listed once per operator command, after the command's own flags.
+function operatorFlags(flags: FlagSpecs): string {
+  const own = Object.fromEntries(Object.entries(flags).filter(([name]) => !(name in CLIENT_FLAGS)));
+  const ownHelp = Object.keys(own).length === 0 ? "" : `flags:\n${flagHelp(own)}\n\n`;
+  return `${ownHelp}connection (operator certificate, over mTLS):\n${flagHelp(CLIENT_FLAGS)}\n`;
+}
+
+const ROLLOUT_COMMANDS = `  open       open a rollout for hosts and their target closures
+  status     a table of every host's state, and counts by state
+  history    the rollout's event log in commit order
+  watch      the current table, then each state change as it happens`;
+
 const TEXT: Record<string, string> = {
   serve: `usage: nixfleet-cp serve [flags]\n\nRuns the ingestion service over mTLS.\n\n${flagHelp(SERVE_FLAGS)}\n\n${SERVE_ENV}\n`,
   dev: `usage: nixfleet-cp dev [serve flags]\n\nLike serve, but first makes a development PKI in <state-dir>/pki, opens a demo\nrollout, and prints curl and buf curl commands that work against it.\n`,
+  pki: `usage: nixfleet-cp pki init [flags]\n\nsubcommands:\n  init       make a development PKI\n`,
+  "pki init": `usage: nixfleet-cp pki init [flags]
+
+Makes a development PKI: a CA, a server certificate for localhost, one agent certificate
+per --host (CN agent-<host>.<suffix>) and one operator certificate per --operator
+(CN operator-<name>.<suffix>). Usable files already there are kept; missing ones are added.
+For development and tests only: the CA key sits next to the certificates.
+
+flags:
+${flagHelp(PKI_INIT_FLAGS)}
+`,
+  migrate: `usage: nixfleet-cp migrate [flags]
+
+Applies every pending schema migration (serve also does this on start), or with --down
+reverts the latest one.
+
+flags:
+${flagHelp(MIGRATE_FLAGS)}
+`,
+  rollout: `usage: nixfleet-cp rollout <subcommand> <rolloutId> [flags]
+
+subcommands:
+${ROLLOUT_COMMANDS}
+
+Run 'nixfleet-cp rollout <subcommand> --help' for its flags.
+`,
+  "rollout open": `usage: nixfleet-cp rollout open <rolloutId> --policy POLICY --soak DURATION
+         (--host HOST=CLOSURE ... | --hosts-file FILE) [flags]
+
+Opens a rollout ("<channel>@<hex ref>") with one Pending record per host. Repeating the
+same command changes nothing ("unchanged"); different settings or hosts fail (exit 1).
+
+${operatorFlags(ROLLOUT_OPEN_FLAGS)}`,
+  "rollout status": `usage: nixfleet-cp rollout status <rolloutId> [flags]
+
+Prints HOST, STATE, SINCE (when the host entered its state) and LAST SEQ for every host,
+then the number of hosts in each state. --json prints the records as a JSON array.
+
+${operatorFlags(ROLLOUT_STATUS_FLAGS)}`,
+  "rollout history": `usage: nixfleet-cp rollout history <rolloutId> [flags]
+
+Prints the rollout's event log in commit order: log id, time recorded, host, seq, kind and
+a summary of the event. --json prints one JSON object per event per line.
+
+${operatorFlags(ROLLOUT_HISTORY_FLAGS)}`,
+  "rollout watch": `usage: nixfleet-cp rollout watch <rolloutId> [flags]
+
+Prints the current status table, then one line per host state change as it commits
+("<time> <host> <From> -> <To> seq N"), until Ctrl-C or the server ends the stream.
+--json prints every stream message as one JSON object per line.
+
+${operatorFlags(ROLLOUT_WATCH_FLAGS)}`,
 };
 
-/** The help of one command, or of the whole CLI. */
+/** The help of one command (e.g. "rollout open"), or of the whole CLI. */
 export function usage(command?: string): string {
   if (command !== undefined && TEXT[command] !== undefined) return TEXT[command];
   return `usage: nixfleet-cp <command> [flags]
 
 commands:
-  serve      run the ingestion service
-  dev        run it with a development PKI and demo rollout (npm start)
+  serve            run the ingestion service
+  dev              run it with a development PKI and demo rollout (npm start)
+  pki init         make a development PKI (CA, server, agent and operator certificates)
+  migrate          apply the database migrations (or --down: revert the latest)
+  rollout open     open a rollout
+  rollout status   show where every host of a rollout stands
+  rollout history  show a rollout's event log
+  rollout watch    follow a rollout's state changes live
 
 Run 'nixfleet-cp <command> --help' for a command's flags.
 `;

@@ -1,0 +1,132 @@
+// The flags of the pki, migrate and rollout commands as data, shared by the parser and the
+// help texts so the two cannot drift apart.
+
+/** One command-line flag. `env` names the variable that supplies it when the flag is absent. */
+export interface FlagSpec {
+  readonly type: "string" | "boolean";
+  readonly multiple?: boolean;
+  readonly env?: string;
+  /** Shown after the flag name in help, e.g. "URL". */
+  readonly value?: string;
+  readonly help: string;
+}
+
+/** The flags of one command, by long name. */
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+const JSON_FLAG: FlagSpec = { type: "boolean", help: "print JSON for scripts instead of text" };
+
+const STATE_DIR: FlagSpec = {
+  type: "string",
+  env: "NIXFLEET_CP_STATE_DIR",
+  value: "DIR",
+  help: "state directory the defaults live in (default ./.state)",
+};
+
+/** `pki init`. */
+export const PKI_INIT_FLAGS: FlagSpecs = {
+  dir: { type: "string", value: "DIR", help: "where to write the PKI (default <state-dir>/pki)" },
+  "state-dir": STATE_DIR,
+  "agent-cn-suffix": {
+    type: "string",
+    env: "NIXFLEET_CP_AGENT_CN_SUFFIX",
+    value: "SUFFIX",
+    help: "agent and operator CN suffix (default fleet.lab.internal)",
+  },
+  host: {
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "agent certificate for NAME (repeatable; default web-01 web-02 db-01)",
+  },
+  operator: {
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "operator certificate for NAME (repeatable; default admin)",
+  },
+  json: JSON_FLAG,
+};
+
+/** `migrate`. */
+export const MIGRATE_FLAGS: FlagSpecs = {
+  db: {
+    type: "string",
+    env: "NIXFLEET_CP_DB",
+    value: "URL",
+    help: "SQLite path, sqlite:PATH or postgres://… (default <state-dir>/nixfleet-cp.sqlite)",
+  },
+  "state-dir": STATE_DIR,
+  down: { type: "boolean", help: "revert the latest applied migration instead" },
+  json: JSON_FLAG,
+};
+
+/** How every rollout command reaches the server. */
+export const CLIENT_FLAGS: FlagSpecs = {
+  server: {
+    type: "string",
+    env: "NIXFLEET_CP_SERVER",
+    value: "URL",
+    help: "the control plane (default https://localhost:8443)",
+  },
+  ca: {
+    type: "string",
+    env: "NIXFLEET_CP_CA",
+    value: "PEM",
+    help: "CA of the server certificate (default <state-dir>/pki/ca.pem)",
+  },
+  cert: {
+    type: "string",
+    env: "NIXFLEET_CP_CERT",
+    value: "PEM",
+    help: "operator certificate (default <state-dir>/pki/operator-admin.pem)",
+  },
+  key: {
+    type: "string",
+    env: "NIXFLEET_CP_KEY",
+    value: "PEM",
+    help: "its private key (default <state-dir>/pki/operator-admin-key.pem)",
+  },
+  "state-dir": STATE_DIR,
+  json: JSON_FLAG,
+};
+
+/** `rollout open`. */
+export const ROLLOUT_OPEN_FLAGS: FlagSpecs = {
+  policy: {
+    type: "string",
+    value: "POLICY",
+    help: "what failing hosts do: halt or rollback-and-halt (required)",
+  },
+  soak: {
+    type: "string",
+    value: "DURATION",
+    help: "least time on the new closure: 0, 600s, 10m, 1h, 1h30m (required)",
+  },
+  host: {
+    type: "string",
+    multiple: true,
+    value: "HOST=CLOSURE",
+    help: "a host and the closure it should run (repeatable)",
+  },
+  "hosts-file": {
+    type: "string",
+    value: "FILE",
+    help: "JSON array of {hostname, targetClosure} (with or instead of --host)",
+  },
+  ...CLIENT_FLAGS,
+};
+
+/** `rollout status`. */
+export const ROLLOUT_STATUS_FLAGS: FlagSpecs = CLIENT_FLAGS;
+
+/** `rollout history`. */
+export const ROLLOUT_HISTORY_FLAGS: FlagSpecs = {
+  host: { type: "string", value: "NAME", help: "only this host's events" },
+  after: { type: "string", value: "ID", help: "only events with a log id greater than ID" },
+  limit: { type: "string", value: "N", help: "print at most N events (default all)" },
+  ...CLIENT_FLAGS,
+};
+
+/** `rollout watch`. */
+export const ROLLOUT_WATCH_FLAGS: FlagSpecs = CLIENT_FLAGS;
