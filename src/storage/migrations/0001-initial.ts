@@ -83,6 +83,11 @@ export async function up(db: Kysely<any>, kind: DialectKind): Promise<void> {
     .columns(["rollout_id", "state"])
     .execute();
 
+  // No foreign keys on event_log, quarantined_closures or probe_failures: applyBatch writes
+  // them in the transaction that holds the record, and records are never deleted, so they
+  // would check nothing the write path does not already guarantee, at a price: on
+  // PostgreSQL the per-row RI check made a 512-event insert 6x slower (0.7 s -> 4.2 s for
+  // 32 batches). Exactly-once is kept by the unique (rollout_id, hostname, seq) below.
   await db.schema
     .createTable("event_log")
     .addColumn("id", idType, (c) =>
@@ -95,12 +100,6 @@ export async function up(db: Kysely<any>, kind: DialectKind): Promise<void> {
     .addColumn("kind", text, (c) => c.notNull())
     .addColumn("payload", text, (c) => c.notNull())
     .addColumn("signature", blob)
-    .addForeignKeyConstraint(
-      "event_log_record_fk",
-      ["rollout_id", "hostname"],
-      "host_rollout_records",
-      ["rollout_id", "hostname"],
-    )
     .execute();
   await db.schema
     .createIndex("event_log_rollout_id")
@@ -127,7 +126,7 @@ export async function up(db: Kysely<any>, kind: DialectKind): Promise<void> {
     .addColumn("closure", text, (c) => c.notNull())
     .addColumn("rollout_id", text, (c) => c.notNull())
     .addColumn("hostname", text, (c) => c.notNull())
-    .addColumn("event_log_id", int8, (c) => c.notNull().references("event_log.id"))
+    .addColumn("event_log_id", int8, (c) => c.notNull())
     .addColumn("quarantined_at", text, (c) => c.notNull())
     .addPrimaryKeyConstraint("quarantined_closures_pk", ["channel", "closure"])
     .execute();
@@ -135,7 +134,7 @@ export async function up(db: Kysely<any>, kind: DialectKind): Promise<void> {
   await db.schema
     .createTable("probe_failures")
     .addColumn("id", idType, (c) => c.primaryKey())
-    .addColumn("event_log_id", int8, (c) => c.notNull().references("event_log.id"))
+    .addColumn("event_log_id", int8, (c) => c.notNull())
     .addColumn("rollout_id", text, (c) => c.notNull())
     .addColumn("hostname", text, (c) => c.notNull())
     .addColumn("probe_name", text, (c) => c.notNull())
