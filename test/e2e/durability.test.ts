@@ -1,0 +1,142 @@
+// Durable replies: a success means committed. Checked from a separate database connection,
+// across kill -9 of the server process at different points, and across a graceful SIGTERM.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import BetterSqlite3 from "better-sqlite3";
+import { systemClock } from "../../src/runtime/clock.js";
+import { createDatabase } from "../../src/storage/database.js";
+import { migrateToLatest } from "../../src/storage/migrate.js";
+import { openRollout } from "../../src/storage/open-rollout.js";
+import { type AgentLog, runAgent } from "./agent-stream.js";
+import { cleanup, makeTestPki, spawnFlags, spawnServer, type TestPki } from "./harness.js";
+
+const AGENTS = ["web-01", "web-02", "db-01", "h1", "h2", "h3", "h4"];
+
+async function openInDatabase(path: string, rolloutId: string): Promise<void> {
+  const database = await createDatabase(path);
+  try {
+    await migrateToLatest(database);
+    const result = await openRollout(
+      database.db,
+      {
+        rolloutId,
+        channel: rolloutId.split("@")[0] as string,
+        policy: "halt",
+        soakDurationSecs: 0,
+        hosts: AGENTS.map((h) => ({ hostname: h, targetClosure: `next-${h}` })),
+      },
+      systemClock.now(),
+    );
+    assert.ok(result.ok);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Seqs in the event log per host, read through a connection of our own. */
+function storedSeqs(path: string, rolloutId: string): Map<string, Set<number>> {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    const rows = db
+      .prepare("select hostname, seq from event_log where rollout_id = ?")
+      .all(rolloutId) as { hostname: string; seq: number }[];
+    const out = new Map<string, Set<number>>();
+    for (const r of rows) {
+      const set = out.get(r.hostname) ?? new Set<number>();
+      set.add(Number(r.seq));
+      out.set(r.hostname, set);
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+function assertAllStored(logs: AgentLog[], stored: Map<string, Set<number>>): number {
+  let acknowledged = 0;
+  for (const log of logs) {
+    const seqs = stored.get(log.hostname) ?? new Set<number>();
+    for (const seq of log.acknowledged) {
+      assert.ok(
+        seqs.has(seq),
+        `${log.hostname} seq ${seq} was acknowledged but is not in the event log`,
+      );
+      acknowledged++;
+    }
+  }
+  return acknowledged;
+}
+
+describe("durable replies", () => {
+  let pki: TestPki;
+  let dbPath: string;
+  before(async () => {
+    pki = await makeTestPki();
+    dbPath = join(pki.dir, "durable.sqlite");
+  });
+  after(() => cleanup(pki));
+
+  for (const [round, killAfterMs] of [150, 400, 700, 1000, 1500].entries()) {
+    test(`kill -9 after ${killAfterMs} ms loses no acknowledged event (round ${round + 1})`, async () => {
+      const rolloutId = `kill${round}@0${round}`;
+      await openInDatabase(dbPath, rolloutId);
+      const server = await spawnServer({
+        flags: spawnFlags(pki, ["--db", dbPath]),
+      });
+      const stop = new AbortController();
+      const agents = AGENTS.map((h) =>
+        runAgent(server.url, pki.ca, pki.agent(h), h, rolloutId, stop.signal),
+      );
+      await new Promise((r) => setTimeout(r, killAfterMs));
+      server.child.kill("SIGKILL");
+      const exit = await server.exited;
+      assert.equal(exit.signal, "SIGKILL");
+      stop.abort();
+      const logs = await Promise.all(agents);
+      const acknowledged = assertAllStored(logs, storedSeqs(dbPath, rolloutId));
+      assert.ok(acknowledged > 0, "the server acknowledged nothing before the kill");
+    });
+  }
+
+  test("SIGTERM under load: every accepted request is answered, every success committed, exit 0", async () => {
+    const rolloutId = "term@0f";
+    await openInDatabase(dbPath, rolloutId);
+    const server = await spawnServer({
+      flags: spawnFlags(pki, ["--db", dbPath, "--debug-reducer-delay-ms", "5"]),
+    });
+    const stop = new AbortController();
+    const agents = AGENTS.map((h) =>
+      runAgent(server.url, pki.ca, pki.agent(h), h, rolloutId, stop.signal),
+    );
+    await new Promise((r) => setTimeout(r, 600));
+    server.child.kill("SIGTERM");
+    const exit = await server.exited;
+    stop.abort();
+    const logs = await Promise.all(agents);
+    assert.equal(exit.code, 0, server.output());
+    const acknowledged = assertAllStored(logs, storedSeqs(dbPath, rolloutId));
+    assert.ok(acknowledged > 0);
+    for (const log of logs) {
+      for (const [seq, status] of log.refused) {
+        assert.equal(
+          status,
+          503,
+          `${log.hostname} seq ${seq}: only "unavailable" may refuse during shutdown`,
+        );
+      }
+    }
+    // The agents' next event after the last acknowledged one was either refused with 503
+    // or never reached the server; none was applied without an answer.
+    const stored = storedSeqs(dbPath, rolloutId);
+    for (const log of logs) {
+      const max = Math.max(0, ...log.acknowledged);
+      for (const seq of stored.get(log.hostname) ?? []) {
+        assert.ok(
+          seq <= max,
+          `${log.hostname} seq ${seq} was committed but its agent never heard so`,
+        );
+      }
+    }
+  });
+});
