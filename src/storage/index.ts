@@ -1,6 +1,7 @@
 // The public API of the store: opening a database, migrations, repositories and the batch
 // applier the reducer commits through.
 export * from "./apply-batch.js";
+export * from "./count-hosts.js";
 export * from "./database.js";
 export * from "./get-record.js";
 export type { Queryable } from "./in-transaction.js";
@@ -11,6 +12,7 @@ export * from "./list-quarantines.js";
 export * from "./list-records.js";
 export * from "./migrate.js";
 export * from "./open-rollout.js";
+export * from "./record-head.js";
 export * from "./revocations.js";
 export * from "./rollout.js";
 export type * from "./schema.js";
