@@ -1,0 +1,77 @@
+// Summarizes a V8 .cpuprofile (node --cpu-prof) into self time per function and per owner
+// (our src/, each npm package, Node internals, GC), the hot-path table BENCHMARKS.md quotes.
+import { readFileSync } from "node:fs";
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+  };
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** Self time of one function or owner, and its share of the busy (non-idle) time. */
+export interface SelfTime {
+  readonly name: string;
+  readonly micros: number;
+  readonly share: number;
+}
+
+/** A profile's self time, by function and by owner. */
+export interface ProfileSummary {
+  readonly busyMicros: number;
+  readonly functions: readonly SelfTime[];
+  readonly owners: readonly SelfTime[];
+}
+
+/** Who a frame belongs to: `src`, an npm package, `node` internals, or a V8 pseudo-frame. */
+export function ownerOf(url: string, functionName: string): string {
+  if (url === "") return functionName.startsWith("(") ? functionName : "(native)";
+  if (url.startsWith("node:")) return "node";
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1] as string;
+  const repo = /\/(src|gen|bench|bin)\//.exec(url);
+  return repo ? (repo[1] as string) : url;
+}
+
+function shortUrl(url: string): string {
+  const i = url.search(/\/(src|gen|node_modules)\//);
+  return i >= 0 ? url.slice(i + 1) : url.replace(/^file:\/\//, "");
+}
+
+/** Reads and summarizes one .cpuprofile file. */
+export function summarizeProfile(path: string, top = 25): ProfileSummary {
+  const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const fn = new Map<string, number>();
+  const owner = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const dt = profile.timeDeltas[i] ?? 0;
+    if (node === undefined) return;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === "(idle)") return;
+    busy += dt;
+    const name =
+      url === ""
+        ? functionName || "(anonymous)"
+        : `${functionName || "(anonymous)"} ${shortUrl(url)}:${lineNumber + 1}`;
+    fn.set(name, (fn.get(name) ?? 0) + dt);
+    const o = ownerOf(url, functionName);
+    owner.set(o, (owner.get(o) ?? 0) + dt);
+  });
+  const rank = (m: Map<string, number>, n: number): SelfTime[] =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, micros]) => ({ name, micros, share: busy > 0 ? micros / busy : 0 }));
+  return { busyMicros: busy, functions: rank(fn, top), owners: rank(owner, 15) };
+}

@@ -1,0 +1,389 @@
+// The load driver: one mTLS HTTP/2 session per simulated host (its own agent certificate),
+// several lanes (one per rollout the host is in) streaming concurrently on that session, each
+// lane posting its events strictly in seq order. Closed-loop (as fast as answered) or
+// open-loop at a fixed rate, with latency measured from the intended send time.
+import { type ClientHttp2Session, connect, constants } from "node:http2";
+import { performance } from "node:perf_hooks";
+import type { PemPair } from "./bench-pki.js";
+import { classify, type EncodedRequest, type Protocol, type Verdict } from "./wire-format.js";
+
+/** Open mTLS sessions to one server, one per host identity. */
+export interface SessionPool {
+  readonly port: number;
+  readonly sessions: readonly ClientHttp2Session[];
+  /** Session-level failures seen so far (goaway, socket errors); should stay empty. */
+  readonly failures: string[];
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+/** Connects one session per identity to `https://<host>:<port>`; loopback targets only. */
+export async function openSessions(
+  host: string,
+  port: number,
+  ca: string,
+  identities: readonly PemPair[],
+): Promise<SessionPool> {
+  // The bench floods whatever it targets; it must never be pointed at a real control plane.
+  if (!LOOPBACK.has(host)) throw new Error(`the load driver only targets loopback, not ${host}`);
+  const failures: string[] = [];
+  const sessions: ClientHttp2Session[] = [];
+  const connectOne = (identity: PemPair) =>
+    new Promise<ClientHttp2Session>((resolve, reject) => {
+      const session = connect(`https://${host}:${port}`, {
+        ca,
+        cert: identity.cert,
+        key: identity.key,
+        servername: "localhost",
+        // Lanes of one host share this session; the default (100) would be plenty, but a
+        // large local window keeps flow control out of the picture for small bodies.
+        settings: { enablePush: false, initialWindowSize: 1 << 20 },
+      });
+      session.once("connect", () => resolve(session));
+      session.once("error", reject);
+    });
+  // A few handshakes at a time: a thousand at once would measure the server's TLS backlog.
+  const batch = 32;
+  for (let i = 0; i < identities.length; i += batch) {
+    const opened = await Promise.all(identities.slice(i, i + batch).map(connectOne));
+    for (const session of opened) {
+      session.removeAllListeners("error");
+      session.on("error", (error: Error) => failures.push(`session error: ${error.message}`));
+      session.on("goaway", (code: number) => failures.push(`goaway ${code}`));
+      sessions.push(session);
+    }
+  }
+  return {
+    port,
+    sessions,
+    failures,
+    async close() {
+      await Promise.all(
+        sessions.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (s.closed || s.destroyed) return resolve();
+              const timer = setTimeout(() => {
+                s.destroy();
+                resolve();
+              }, 2000);
+              s.close(() => {
+                clearTimeout(timer);
+                resolve();
+              });
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** What one phase sends: per host, the request sequences of its lanes, in start order. */
+export interface Workload {
+  readonly protocol: Protocol;
+  /** sequences[h][k]: the k-th lane of host h (one rollout), its events in seq order. */
+  readonly sequences: readonly (readonly (readonly EncodedRequest[])[])[];
+  /** Lanes of one host in flight at once (streams per session). */
+  readonly lanesPerHost: number;
+  /** Start over from the first sequence when a host runs out (servers that keep no state). */
+  readonly recycle: boolean;
+}
+
+/** How hard and how long to push. */
+export interface PhasePlan {
+  /** "closed": every lane sends its next event as soon as the last is answered. */
+  readonly load: "closed" | { readonly rate: number };
+  /** Not measured: lets the server reach a steady state (JIT, batch sizes, caches). */
+  readonly warmupMs: number;
+  /** Measured window; Infinity means until every sequence is done (bounded count). */
+  readonly durationMs: number;
+  /** Safety stop for count-bounded phases. */
+  readonly maxMs?: number;
+  /** Called synchronously at the window's edges, e.g. to read the server's CPU time. */
+  readonly onWindowStart?: () => void;
+  readonly onWindowEnd?: () => void;
+}
+
+/** Answers counted inside the measured window. */
+export interface VerdictCounts {
+  ok: number;
+  shed: number;
+  duplicate: number;
+  error: number;
+}
+
+/** What a phase measured. */
+export interface PhaseResult {
+  readonly windowMs: number;
+  /** Requests sent inside the window. */
+  readonly sent: number;
+  readonly counts: VerdictCounts;
+  /** Latencies (ms) of ok answers in the window, sorted ascending. */
+  readonly okLatencies: Float64Array;
+  /** Open loop: requests that found no idle lane and waited in the driver (at most). */
+  readonly maxBacklog: number;
+  /** Open loop: requests dropped because the driver's backlog was full. */
+  readonly unsent: number;
+  /** Lanes that ran out of events before the end (the phase had too few rollouts). */
+  readonly dryHosts: number;
+  /** The driver's own CPU per answered request in the window, microseconds. */
+  readonly driverCpuUsPerRequest: number;
+  /** A few error answers, for diagnosis. */
+  readonly errorSamples: string[];
+}
+
+interface Lane {
+  readonly host: number;
+  requests: readonly EncodedRequest[];
+  pos: number;
+}
+
+/** Runs one phase over open sessions and resolves once every request sent was answered. */
+export function runPhase(
+  pool: SessionPool,
+  workload: Workload,
+  plan: PhasePlan,
+): Promise<PhaseResult> {
+  const { protocol, sequences, lanesPerHost, recycle } = workload;
+  const hostCount = Math.min(pool.sessions.length, sequences.length);
+  const nextSequence = new Array<number>(hostCount).fill(0);
+  const counts: VerdictCounts = { ok: 0, shed: 0, duplicate: 0, error: 0 };
+  let latencies = new Float64Array(1 << 16);
+  let latencyCount = 0;
+  const errorSamples: string[] = [];
+  const dry = new Set<number>();
+  const open = plan.load === "closed" ? undefined : plan.load.rate;
+
+  let inWindow = false;
+  let stopping = false;
+  let sent = 0;
+  let inflight = 0;
+  let windowStart = 0;
+  let windowEnd = 0;
+  let cpuStart = process.cpuUsage();
+  let cpuUs = 0;
+
+  // Lanes with an event to send and nothing in flight (open loop), FIFO so that load spreads
+  // over every host's session rather than hammering the most recently answered one.
+  const laneCapacity = hostCount * lanesPerHost;
+  const idle: (Lane | undefined)[] = new Array(laneCapacity);
+  let idleHead = 0;
+  let idleCount = 0;
+  const pushIdle = (lane: Lane) => {
+    idle[(idleHead + idleCount) % laneCapacity] = lane;
+    idleCount++;
+  };
+  const popIdle = (): Lane | undefined => {
+    if (idleCount === 0) return undefined;
+    const lane = idle[idleHead];
+    idle[idleHead] = undefined;
+    idleHead = (idleHead + 1) % laneCapacity;
+    idleCount--;
+    return lane;
+  };
+  // Intended send times of requests that found no idle lane; bounded, then dropped.
+  const backlog: number[] = [];
+  let backlogHead = 0;
+  const backlogLimit = Math.max(1000, laneCapacity * 4);
+  let maxBacklog = 0;
+  let unsent = 0;
+
+  function takeSequence(host: number): readonly EncodedRequest[] | undefined {
+    const list = sequences[host] as readonly (readonly EncodedRequest[])[];
+    let k = nextSequence[host] as number;
+    if (k >= list.length) {
+      if (!recycle || list.length === 0) return undefined;
+      k = 0;
+    }
+    nextSequence[host] = k + 1;
+    return list[k];
+  }
+
+  function recordLatency(ms: number): void {
+    if (latencyCount === latencies.length) {
+      const bigger = new Float64Array(latencies.length * 2);
+      bigger.set(latencies);
+      latencies = bigger;
+    }
+    latencies[latencyCount++] = ms;
+  }
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  const maybeDone = () => {
+    if (stopping && inflight === 0) resolveDone();
+  };
+
+  function send(lane: Lane, intended: number): void {
+    const request = lane.requests[lane.pos] as EncodedRequest;
+    const session = pool.sessions[lane.host] as ClientHttp2Session;
+    if (inWindow) sent++;
+    inflight++;
+    let status = 0;
+    let grpcStatus = -1;
+    let firstChunk: Buffer | undefined;
+    const stream = session.request(request.headers);
+    stream.on("response", (headers) => {
+      status = Number(headers[":status"]);
+      const g = headers["grpc-status"];
+      if (g !== undefined) grpcStatus = Number(g);
+    });
+    stream.on("trailers", (trailers) => {
+      const g = trailers["grpc-status"];
+      if (g !== undefined) grpcStatus = Number(g);
+    });
+    stream.on("data", (chunk: Buffer) => {
+      firstChunk ??= chunk;
+    });
+    stream.on("error", () => {});
+    stream.on("close", () => {
+      inflight--;
+      const now = performance.now();
+      let verdict: Verdict =
+        stream.rstCode !== constants.NGHTTP2_NO_ERROR && status === 0
+          ? "error"
+          : classify(protocol, { status, grpcStatus, firstChunk });
+      if (status === 0) verdict = "error";
+      if (inWindow) {
+        counts[verdict]++;
+        if (verdict === "ok") recordLatency(now - intended);
+        if (verdict === "error" && errorSamples.length < 5) {
+          errorSamples.push(
+            `status ${status} grpc ${grpcStatus} rst ${stream.rstCode}: ${firstChunk?.toString("utf8", 0, 200) ?? ""}`,
+          );
+        }
+      }
+      finish(lane, verdict);
+    });
+    stream.end(request.body);
+  }
+
+  function finish(lane: Lane, verdict: Verdict): void {
+    // A shed event is retried with the same seq (what agents do); an error ends the lane's
+    // rollout, since every later event of it would be refused for the wrong state.
+    if (verdict === "ok" || verdict === "duplicate") lane.pos++;
+    if (stopping) {
+      maybeDone();
+      return;
+    }
+    if (verdict === "error" || lane.pos >= lane.requests.length) {
+      const next = takeSequence(lane.host);
+      if (next === undefined) {
+        dry.add(lane.host);
+        activeLanes--;
+        if (activeLanes === 0) stop();
+        return;
+      }
+      lane.requests = next;
+      lane.pos = 0;
+    }
+    if (open === undefined) {
+      send(lane, performance.now());
+      return;
+    }
+    if (backlogHead < backlog.length) {
+      const intended = backlog[backlogHead++] as number;
+      if (backlogHead > 4096 && backlogHead * 2 > backlog.length) {
+        backlog.splice(0, backlogHead);
+        backlogHead = 0;
+      }
+      send(lane, intended);
+      return;
+    }
+    pushIdle(lane);
+  }
+
+  let started = 0;
+  let dispatched = 0;
+  let activeLanes = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  function tick(): void {
+    if (stopping || open === undefined) return;
+    const now = performance.now();
+    const due = Math.floor(((now - started) * open) / 1000);
+    while (dispatched < due) {
+      const intended = started + (dispatched * 1000) / open;
+      dispatched++;
+      const lane = popIdle();
+      if (lane !== undefined) send(lane, intended);
+      else if (backlog.length - backlogHead < backlogLimit) backlog.push(intended);
+      else unsent++;
+    }
+    maxBacklog = Math.max(maxBacklog, backlog.length - backlogHead);
+    timer = setTimeout(tick, 1);
+  }
+
+  function startWindow(): void {
+    plan.onWindowStart?.();
+    inWindow = true;
+    windowStart = performance.now();
+    cpuStart = process.cpuUsage();
+  }
+
+  function stop(): void {
+    if (stopping) return;
+    if (inWindow) {
+      const cpu = process.cpuUsage(cpuStart);
+      cpuUs = cpu.user + cpu.system;
+      windowEnd = performance.now();
+      inWindow = false;
+      plan.onWindowEnd?.();
+    }
+    stopping = true;
+    if (timer !== undefined) clearTimeout(timer);
+    maybeDone();
+  }
+
+  started = performance.now();
+  const lanes: Lane[] = [];
+  for (let h = 0; h < hostCount; h++) {
+    for (let k = 0; k < lanesPerHost; k++) {
+      const requests = takeSequence(h);
+      if (requests === undefined) break;
+      lanes.push({ host: h, requests, pos: 0 });
+    }
+  }
+  activeLanes = lanes.length;
+  if (activeLanes === 0) stop();
+  if (plan.warmupMs <= 0) startWindow();
+  if (open === undefined) for (const lane of lanes) send(lane, performance.now());
+  else {
+    for (const lane of lanes) pushIdle(lane);
+    tick();
+  }
+  const windowTimer = setTimeout(startWindow, Math.max(0, plan.warmupMs));
+  const endAfter =
+    plan.durationMs === Number.POSITIVE_INFINITY
+      ? (plan.maxMs ?? 600_000)
+      : plan.warmupMs + plan.durationMs;
+  const endTimer = setTimeout(stop, endAfter);
+
+  return done.then(() => {
+    clearTimeout(windowTimer);
+    clearTimeout(endTimer);
+    const answered = counts.ok + counts.shed + counts.duplicate + counts.error;
+    const sorted = latencies.slice(0, latencyCount).sort();
+    return {
+      windowMs: windowEnd - windowStart,
+      sent,
+      counts,
+      okLatencies: sorted,
+      maxBacklog,
+      unsent,
+      dryHosts: plan.durationMs === Number.POSITIVE_INFINITY ? 0 : dry.size,
+      driverCpuUsPerRequest: answered > 0 ? cpuUs / answered : 0,
+      errorSamples,
+    };
+  });
+}
+
+/** The q-quantile (0..1) of sorted values, or NaN when empty. */
+export function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i] as number;
+}

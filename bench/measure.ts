@@ -1,0 +1,78 @@
+// One measured phase against one server: the driver's counts and latencies joined with the
+// server's own CPU time over exactly the same window, and its batch sizes when it reports them.
+import {
+  type BatchSummary,
+  histogramDelta,
+  scrapeBatchSizes,
+  summarizeBatches,
+} from "./batch-histogram.js";
+import {
+  type PhasePlan,
+  type PhaseResult,
+  quantile,
+  runPhase,
+  type SessionPool,
+  type Workload,
+} from "./load-driver.js";
+import type { ServerProcess } from "./server-process.js";
+
+/** A phase's figures. Rates and times are raw numbers from this machine. */
+export interface Measurement {
+  readonly result: PhaseResult;
+  /** Answers of any kind per second in the window. */
+  readonly answeredPerSec: number;
+  /** ok answers per second in the window (goodput). */
+  readonly okPerSec: number;
+  /** Server CPU (user + system, all threads) per answered request, microseconds. */
+  readonly cpuUsPerRequest: number;
+  /** Server CPU per ok answer (per event applied), microseconds. */
+  readonly cpuUsPerOk: number;
+  /** Share of the window the server was on a CPU (1 = one core fully busy). */
+  readonly serverCores: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Reducer batches of the phase (warm-up included); nixfleet-cp only. */
+  readonly batches: BatchSummary | undefined;
+}
+
+/** Runs `plan` against `server` and measures it. */
+export async function measure(
+  server: ServerProcess,
+  pool: SessionPool,
+  workload: Workload,
+  plan: Omit<PhasePlan, "onWindowStart" | "onWindowEnd">,
+): Promise<Measurement> {
+  const before =
+    server.metricsPort === undefined ? undefined : await scrapeBatchSizes(server.metricsPort);
+  let cpuStart = 0;
+  let cpuEnd = 0;
+  const result = await runPhase(pool, workload, {
+    ...plan,
+    onWindowStart: () => {
+      cpuStart = server.cpuMicros();
+    },
+    onWindowEnd: () => {
+      cpuEnd = server.cpuMicros();
+    },
+  });
+  const after =
+    server.metricsPort === undefined ? undefined : await scrapeBatchSizes(server.metricsPort);
+  const { ok, shed, duplicate, error } = result.counts;
+  const answered = ok + shed + duplicate + error;
+  const seconds = result.windowMs / 1000;
+  const cpu = cpuEnd - cpuStart;
+  return {
+    result,
+    answeredPerSec: answered / seconds,
+    okPerSec: ok / seconds,
+    cpuUsPerRequest: answered > 0 ? cpu / answered : Number.NaN,
+    cpuUsPerOk: ok > 0 ? cpu / ok : Number.NaN,
+    serverCores: cpu / 1e6 / seconds,
+    p50Ms: quantile(result.okLatencies, 0.5),
+    p99Ms: quantile(result.okLatencies, 0.99),
+    batches:
+      before === undefined || after === undefined
+        ? undefined
+        : summarizeBatches(histogramDelta(before, after)),
+  };
+}

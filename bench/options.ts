@@ -1,0 +1,132 @@
+// The flags of `npm run bench -- [flags]`, with defaults sized so the default run of each mode
+// finishes in a few minutes on a 2-core machine; every duration can be lengthened.
+import { parseArgs } from "node:util";
+import { PROTOCOLS, type Protocol } from "./wire-format.js";
+
+/** What to measure. */
+export type Mode = "peak" | "overload" | "growth" | "profile";
+
+/** Every setting of a bench run. */
+export interface BenchOptions {
+  readonly mode: Mode;
+  readonly protocols: readonly Protocol[];
+  /** Simulated hosts: one TLS session and one agent certificate each. */
+  readonly hosts: number;
+  /** Concurrent lanes (rollouts, HTTP/2 streams) per host in closed-loop phases. */
+  readonly lanes: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly latencyDurationMs: number;
+  /** Repetitions of the peak table; medians are printed when more than one. */
+  readonly rounds: number;
+  readonly probeResults: number;
+  readonly overloadFactor: number;
+  readonly overloadDurationMs: number;
+  readonly overloadLanes: number;
+  readonly growthSmall: number;
+  readonly growthLarge: number;
+  readonly growthProbeResults: number;
+  readonly growthRepeats: number;
+  readonly profileDurationMs: number;
+  /** Where certificates are cached between runs. */
+  readonly stateDir: string;
+  /** Extra flags for `nixfleet-cp serve`, e.g. --batch-size 512. */
+  readonly serverArgs: readonly string[];
+}
+
+/** `--help` text. */
+export const USAGE = `npm run bench -- [flags]
+
+  --mode peak|overload|growth|profile   what to measure (default peak)
+  --protocols LIST        comma-separated: connect-binary,connect-json,grpc,http-json (default all)
+  --hosts N               simulated hosts = TLS sessions = agent certificates (default 256)
+  --lanes N               concurrent rollouts (HTTP/2 streams) per host, closed loop (default 2)
+  --warmup MS             unmeasured warm-up before each window (default 1000)
+  --duration MS           measured window of each throughput phase (default 5000)
+  --latency-duration MS   window of each latency phase at 50% / 90% of peak (default 4000)
+  --rounds N              repeat the peak table, print medians (default 1)
+  --probe-results N       ProbeResult events per host and rollout (default 3)
+  --overload-factor X     offered load as a multiple of the measured peak (default 2)
+  --overload-duration MS  measured window at that load (default 10000)
+  --overload-lanes N      lanes per host in overload, enough to keep the offer open (default 8)
+  --growth-small N        host records in the small database (default 1000)
+  --growth-large N        host records in the large database (default 100000)
+  --growth-probe-results N  ProbeResults per lane in growth runs (default 16)
+  --growth-repeats N      small/large pairs, alternated (default 1)
+  --profile-duration MS   load time under --cpu-prof (default 15000)
+  --state-dir DIR         certificate cache (default .bench)
+  --server-arg FLAG       extra flag for nixfleet-cp serve (repeatable)
+`;
+
+function int(text: string | undefined, name: string, fallback: number, min = 1): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}`);
+  return n;
+}
+
+/** Parses argv; throws with a message naming the bad flag. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help" {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      help: { type: "boolean" },
+      mode: { type: "string" },
+      protocols: { type: "string" },
+      hosts: { type: "string" },
+      lanes: { type: "string" },
+      warmup: { type: "string" },
+      duration: { type: "string" },
+      "latency-duration": { type: "string" },
+      rounds: { type: "string" },
+      "probe-results": { type: "string" },
+      "overload-factor": { type: "string" },
+      "overload-duration": { type: "string" },
+      "overload-lanes": { type: "string" },
+      "growth-small": { type: "string" },
+      "growth-large": { type: "string" },
+      "growth-probe-results": { type: "string" },
+      "growth-repeats": { type: "string" },
+      "profile-duration": { type: "string" },
+      "state-dir": { type: "string" },
+      "server-arg": { type: "string", multiple: true },
+    },
+  });
+  if (values.help) return "help";
+  const mode = (values.mode ?? "peak") as Mode;
+  if (!["peak", "overload", "growth", "profile"].includes(mode)) {
+    throw new Error(`--mode: expected peak, overload, growth or profile, got "${mode}"`);
+  }
+  const protocols = (values.protocols?.split(",") ?? [...PROTOCOLS]).map((p) => p.trim());
+  for (const p of protocols) {
+    if (!(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol "${p}"`);
+  }
+  const factor = Number(values["overload-factor"] ?? 2);
+  if (!(factor > 0)) throw new Error("--overload-factor: expected a positive number");
+  const options: BenchOptions = {
+    mode,
+    protocols: protocols as Protocol[],
+    hosts: int(values.hosts, "hosts", 256),
+    lanes: int(values.lanes, "lanes", 2),
+    warmupMs: int(values.warmup, "warmup", 1000, 0),
+    durationMs: int(values.duration, "duration", 5000, 500),
+    latencyDurationMs: int(values["latency-duration"], "latency-duration", 4000, 500),
+    rounds: int(values.rounds, "rounds", 1),
+    probeResults: int(values["probe-results"], "probe-results", 3, 0),
+    overloadFactor: factor,
+    overloadDurationMs: int(values["overload-duration"], "overload-duration", 10_000, 1000),
+    overloadLanes: int(values["overload-lanes"], "overload-lanes", 8),
+    growthSmall: int(values["growth-small"], "growth-small", 1000),
+    growthLarge: int(values["growth-large"], "growth-large", 100_000),
+    growthProbeResults: int(values["growth-probe-results"], "growth-probe-results", 16, 0),
+    growthRepeats: int(values["growth-repeats"], "growth-repeats", 1),
+    profileDurationMs: int(values["profile-duration"], "profile-duration", 15_000, 1000),
+    stateDir: values["state-dir"] ?? ".bench",
+    serverArgs: values["server-arg"] ?? [],
+  };
+  if (options.growthLarge < options.growthSmall) {
+    throw new Error("--growth-large must be at least --growth-small");
+  }
+  return options;
+}
