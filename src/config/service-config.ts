@@ -108,6 +108,16 @@ function positiveInt(text: string | undefined, flag: string, fallback: number, m
   return n;
 }
 
+// The plain metrics listener has no TLS and no authentication: keep it off the network.
+function loopbackOnly(address: ListenAddress): ListenAddress {
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(address.host)) {
+    throw new ConfigError(
+      `--metrics-listen: must be a loopback address (127.0.0.1, ::1), got "${address.host}"`,
+    );
+  }
+  return address;
+}
+
 /** Parses `serve` flags and environment into a configuration. */
 export function parseServeConfig(
   argv: readonly string[],

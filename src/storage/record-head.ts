@@ -16,7 +16,7 @@ const SQL =
 
 /**
  * Creates the lookup for a database: on SQLite one statement prepared once on the raw handle
- * (synchronous, microseconds); on PostgreSQL one named prepared statement per pooled client.
+ * (synchronous, microseconds); on PostgreSQL one parameterized query.
  */
 export function createRecordHeadLookup(
   database: Database,
@@ -37,11 +37,11 @@ export function createRecordHeadLookup(
   }
   const pool = database.pool;
   return async (rolloutId, hostname) => {
-    const result = await pool.query<{ state: string; last_event_seq: string | number }>({
-      name: "nixfleet-record-head",
-      text: SQL,
-      values: [rolloutId, hostname],
-    });
+    // Unnamed on purpose: a named statement keeps a plan made while the table was empty.
+    const result = await pool.query<{ state: string; last_event_seq: string | number }>(SQL, [
+      rolloutId,
+      hostname,
+    ]);
     const row = result.rows[0];
     return row === undefined
       ? undefined

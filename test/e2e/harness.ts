@@ -269,9 +269,12 @@ export interface SpawnedServer {
 }
 
 /** Spawns the server as its own process and waits until it listens. */
-export async function spawnServer(config: { flags: readonly string[] }): Promise<SpawnedServer> {
+export async function spawnServer(config: {
+  flags: readonly string[];
+  command?: "serve" | "dev";
+}): Promise<SpawnedServer> {
   const bin = new URL("../../bin/nixfleet-cp", import.meta.url).pathname;
-  const child = spawn(process.execPath, [bin, "serve", ...config.flags], {
+  const child = spawn(process.execPath, [bin, config.command ?? "serve", ...config.flags], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
