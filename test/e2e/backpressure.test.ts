@@ -71,7 +71,9 @@ describe("backpressure", () => {
   });
 
   test("Connect and gRPC clients get resource_exhausted with a retry-after hint and RetryInfo", async () => {
-    await client(AgentEventsService, server.url, pki.ca, pki.agent("h1")).postEvent(started("h1", "load@01", 1));
+    await client(AgentEventsService, server.url, pki.ca, pki.agent("h1")).postEvent(
+      started("h1", "load@01", 1),
+    );
     for (const protocol of PROTOCOLS) {
       const c = client(AgentEventsService, server.url, pki.ca, pki.agent("h1"), protocol);
       // Seqs far above anything applied, so none is a duplicate at the cheap check.
