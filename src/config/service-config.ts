@@ -28,6 +28,8 @@ export interface ServiceConfig {
   readonly retryAfterSeconds: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: string;
+  /** Refuse unsigned events (signed ones are always verified). */
+  readonly requireSignatures: boolean;
   /** Pause before each reducer batch; for tests that need a slow reducer. Keep 0. */
   readonly debugReducerDelayMs: number;
 }
@@ -75,6 +77,10 @@ export const SERVE_FLAGS = {
     help: "milliseconds to drain on SIGTERM before closing (default 10000)",
   },
   "log-level": { type: "string", help: "pino level (default info)" },
+  "require-signatures": {
+    type: "string",
+    help: "true: refuse events without a signature (present ones are always verified; default false)",
+  },
   "debug-reducer-delay-ms": {
     type: "string",
     help: "testing only: pause before each reducer batch",
@@ -116,6 +122,12 @@ function loopbackOnly(address: ListenAddress): ListenAddress {
     );
   }
   return address;
+}
+
+function booleanFlag(text: string | undefined, flag: string): boolean {
+  if (text === undefined || text === "false" || text === "0") return false;
+  if (text === "true" || text === "1") return true;
+  throw new ConfigError(`--${flag}: expected true or false, got "${text}"`);
 }
 
 /** Parses `serve` flags and environment into a configuration. */
@@ -169,6 +181,7 @@ export function parseServeConfig(
     retryAfterSeconds: positiveInt(get("retry-after"), "retry-after", 1),
     shutdownTimeoutMs: positiveInt(get("shutdown-timeout"), "shutdown-timeout", 10_000),
     logLevel: get("log-level") ?? "info",
+    requireSignatures: booleanFlag(get("require-signatures"), "require-signatures"),
     debugReducerDelayMs: positiveInt(get("debug-reducer-delay-ms"), "debug-reducer-delay-ms", 0, 0),
   };
 }

@@ -1,5 +1,6 @@
 // Who is calling: the authenticated peer taken from the TLS client certificate (never from a
 // header or the body), classified as an agent (by the CN rule of SPEC §2) or an operator.
+import { type KeyObject, X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { type ServiceError, serviceError } from "./service-error.js";
 
@@ -32,17 +33,28 @@ const token = Symbol("peer-identity");
 
 /** An authenticated peer. Only this module can create one. */
 export class PeerIdentity {
+  #publicKey: KeyObject | undefined;
+
   private constructor(
     key: symbol,
     readonly commonName: string,
     readonly role: PeerRole,
+    private readonly certificateDer: Buffer | undefined,
   ) {
     if (key !== token) throw new TypeError("PeerIdentity is created by authenticatePeer only");
   }
 
+  /** The public key of the client certificate (parsed on first use: only signed events need it). */
+  get publicKey(): KeyObject | undefined {
+    if (this.#publicKey === undefined && this.certificateDer !== undefined) {
+      this.#publicKey = new X509Certificate(this.certificateDer).publicKey;
+    }
+    return this.#publicKey;
+  }
+
   /** @internal */
-  static create(commonName: string, role: PeerRole): PeerIdentity {
-    return new PeerIdentity(token, commonName, role);
+  static create(commonName: string, role: PeerRole, certificateDer?: Buffer): PeerIdentity {
+    return new PeerIdentity(token, commonName, role, certificateDer);
   }
 }
 
@@ -125,7 +137,7 @@ function authenticate(
       );
     }
   }
-  return PeerIdentity.create(commonName, role);
+  return PeerIdentity.create(commonName, role, cert.raw);
 }
 
 /** The TLS socket under a Node request: HTTP/2 keeps it on the session, HTTP/1.1 on req.socket. */

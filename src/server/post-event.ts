@@ -6,9 +6,11 @@ import { describeStepError } from "../core/step-error.js";
 import type { BoundedChannel } from "../runtime/bounded-channel.js";
 import type { PendingItem, Settlement } from "../runtime/reducer.js";
 import type { BatchItem, BatchOutcome } from "../storage/apply-batch.js";
-import type { DecodeResult } from "./convert/decode-post-event.js";
+import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
+import { eventToBindingJson } from "./convert/event-json.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import { type ServiceError, serviceError } from "./service-error.js";
+import { verifyEventSignature } from "./signature/verify-event-signature.js";
 
 /** The verdict on an event that did not fail. */
 export interface PostEventVerdict {
@@ -51,6 +53,8 @@ export interface PostEventDeps {
   readonly isAccepting: () => boolean;
   /** The retry delay hinted when shedding load. */
   readonly retryAfterSeconds: number;
+  /** Refuse events that carry no signature (signatures present are always verified). */
+  readonly requireSignatures?: boolean;
   readonly observer?: PostEventObserver;
 }
 
@@ -62,7 +66,14 @@ export type PostEvent = (
 
 /** Creates the PostEvent pipeline over a channel whose reducer commits through the store. */
 export function createPostEvent(deps: PostEventDeps): PostEvent {
-  const { channel, lookup, isAccepting, retryAfterSeconds, observer } = deps;
+  const {
+    channel,
+    lookup,
+    isAccepting,
+    retryAfterSeconds,
+    observer,
+    requireSignatures = false,
+  } = deps;
 
   function reject(error: ServiceError, context: RejectContext): ServiceError {
     observer?.onRejected?.(error, context);
@@ -104,6 +115,8 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
         context,
       );
     }
+    const signatureProblem = checkSignature(peer, decoded.value, requireSignatures);
+    if (signatureProblem !== undefined) return reject(signatureProblem, context);
     if (!isAccepting()) {
       return reject(unavailable("not accepting events (starting or shutting down)"), context);
     }
@@ -168,6 +181,31 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
   function unavailable(message: string): ServiceError {
     return serviceError("unavailable", message, { retryAfterSeconds });
   }
+}
+
+/** Verifies a present signature against the client certificate's key (SPEC §9). */
+function checkSignature(
+  peer: PeerIdentity,
+  input: PostEventInput,
+  required: boolean,
+): ServiceError | undefined {
+  if (input.signature === null) {
+    return required
+      ? serviceError("invalid_argument", "signature: this control plane requires signed events", {
+          field: "signature",
+        })
+      : undefined;
+  }
+  const key = peer.publicKey;
+  const signed = input.rawEvent ?? eventToBindingJson(input.event);
+  if (key === undefined || !verifyEventSignature(key, signed, input.signature)) {
+    return serviceError(
+      "invalid_argument",
+      "signature: does not verify against the client certificate's key over the event's RFC 8785 canonical JSON",
+      { field: "signature" },
+    );
+  }
+  return undefined;
 }
 
 function notFound(rolloutId: string, hostname: string): ServiceError {

@@ -143,6 +143,7 @@ export async function startService(
     lookup: createRecordHeadLookup(database),
     isAccepting: () => phase === "running",
     retryAfterSeconds: config.retryAfterSeconds,
+    requireSignatures: config.requireSignatures,
     observer: {
       onVerdict: (kind, outcome) => metrics.events.inc({ kind, outcome }),
       onRejected: (error, context) =>

@@ -12,6 +12,8 @@ export interface PostEventInput {
   readonly rolloutId: string;
   readonly event: RemoteEvent;
   readonly signature: Uint8Array | null;
+  /** The event object exactly as the binding received it (what its signature covers). */
+  readonly rawEvent?: unknown;
 }
 
 /** A request field that is missing or malformed. */
@@ -132,7 +134,13 @@ export function decodePostEventJson(body: unknown): DecodeResult {
     }
     return {
       ok: true,
-      value: { hostname, rolloutId, event: { kind, ...fields, seq } as RemoteEvent, signature },
+      value: {
+        hostname,
+        rolloutId,
+        event: { kind, ...fields, seq } as RemoteEvent,
+        signature,
+        rawEvent: raw,
+      },
     };
   } catch (error) {
     return fail(error);

@@ -29,10 +29,11 @@ import {
   PROBE_MODES,
   PROBE_STATUSES,
 } from "../../core/domain.js";
-import { formatInstant, type Instant, instantToParts } from "../../core/instant.js";
+import { type Instant, instantToParts } from "../../core/instant.js";
 import type { LoggedEvent } from "../../storage/list-events.js";
 import type { Rollout } from "../../storage/rollout.js";
 import { wireHostState } from "../agent-events-service.js";
+import { eventToBindingJson } from "./event-json.js";
 
 /** A Timestamp for an Instant. */
 export function timestampOf(instant: Instant): Timestamp {
@@ -107,18 +108,7 @@ export function encodeLoggedEvent(e: LoggedEvent): EventLogEntry {
     rolloutId: e.rolloutId,
     kind: e.kind,
     seq: BigInt(e.seq),
-    event: bindingJson(e.event),
+    event: eventToBindingJson(e.event) as JsonObject,
     signature: e.signature ?? new Uint8Array(),
   });
-}
-
-// Instants print in the agent's 0/3/6/9-digit RFC 3339 form, as the binding carries them.
-function bindingJson(event: object): JsonObject {
-  return JSON.parse(
-    JSON.stringify(event, (_key, value: unknown) =>
-      typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(value)
-        ? formatInstant(value as Instant)
-        : value,
-    ),
-  ) as JsonObject;
 }
