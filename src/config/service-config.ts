@@ -176,7 +176,9 @@ export function parseServeConfig(
     channelCapacity: positiveInt(get("channel-capacity"), "channel-capacity", 1024),
     batchSize: positiveInt(get("batch-size"), "batch-size", 256),
     metricsListen:
-      metricsListen === undefined ? undefined : parseListen(metricsListen, "metrics-listen"),
+      metricsListen === undefined
+        ? undefined
+        : loopbackOnly(parseListen(metricsListen, "metrics-listen")),
     maxMessageBytes: positiveInt(get("max-message-bytes"), "max-message-bytes", 1024 * 1024),
     retryAfterSeconds: positiveInt(get("retry-after"), "retry-after", 1),
     shutdownTimeoutMs: positiveInt(get("shutdown-timeout"), "shutdown-timeout", 10_000),

@@ -110,7 +110,7 @@ describe("HTTP JSON binding", () => {
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     );
     // The log keeps the agent's payload as the binding carried it.
-    const subResults = (log[6]?.event as { subResults?: unknown[] }).subResults;
+    const subResults = (log[6]?.event as { subResults?: unknown[] } | undefined)?.subResults;
     assert.equal(subResults?.length, 2);
   });
 

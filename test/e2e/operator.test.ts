@@ -41,12 +41,7 @@ const ROLLOUT = "ops@0abc";
 // Agent times just after the rollout opens (soak 0), so Converged's soak invariant holds.
 const T0 = BigInt(Math.floor(Date.now() / 1000) + 60);
 
-async function bufCurl(
-  server: TestServer,
-  pki: TestPki,
-  identity: Identity,
-  args: string[],
-): Promise<string> {
+async function bufCurl(pki: TestPki, identity: Identity, args: string[]): Promise<string> {
   const { writeFileSync } = await import("node:fs");
   const cert = `${pki.dir}/buf-cert.pem`;
   const key = `${pki.dir}/buf-key.pem`;
@@ -148,7 +143,7 @@ describe("operator surface", () => {
   });
 
   test("buf curl lists every service and method through reflection", async () => {
-    const services = await bufCurl(server, pki, pki.operator, ["--list-services", server.url]);
+    const services = await bufCurl(pki, pki.operator, ["--list-services", server.url]);
     for (const name of [
       "nixfleet.agent.v1.AgentEventsService",
       "nixfleet.ops.v1.RolloutService",
@@ -158,7 +153,7 @@ describe("operator surface", () => {
     ]) {
       assert.match(services, new RegExp(name.replaceAll(".", "\\.")));
     }
-    const methods = await bufCurl(server, pki, pki.agent("h1"), ["--list-methods", server.url]);
+    const methods = await bufCurl(pki, pki.agent("h1"), ["--list-methods", server.url]);
     for (const m of [
       "AgentEventsService/PostEvent",
       "RolloutService/OpenRollout",
@@ -180,7 +175,7 @@ describe("operator surface", () => {
       ],
     });
     const out = JSON.parse(
-      await bufCurl(server, pki, pki.operator, [
+      await bufCurl(pki, pki.operator, [
         "-d",
         body,
         `${server.url}/nixfleet.ops.v1.RolloutService/OpenRollout`,
@@ -190,7 +185,7 @@ describe("operator surface", () => {
     assert.equal(out.hostCount, 2);
     assert.equal(out.rollout.channel, "ops");
     const again = JSON.parse(
-      await bufCurl(server, pki, pki.operator, [
+      await bufCurl(pki, pki.operator, [
         "-d",
         body,
         `${server.url}/nixfleet.ops.v1.RolloutService/OpenRollout`,
@@ -419,7 +414,7 @@ describe("operator surface", () => {
 
   test("health answers SERVING and /readyz 200 while running", async () => {
     const out = JSON.parse(
-      await bufCurl(server, pki, pki.agent("h1"), [
+      await bufCurl(pki, pki.agent("h1"), [
         "-d",
         "{}",
         `${server.url}/grpc.health.v1.Health/Check`,
