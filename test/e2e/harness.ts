@@ -86,26 +86,7 @@ export async function makeTestPki(): Promise<TestPki> {
 
 /** The serve configuration of a test server: port 0, a database in the PKI's dir. */
 export function testConfig(pki: TestPki, flags: readonly string[] = []): ServiceConfig {
-  return parseServeConfig(
-    [
-      "--listen",
-      "127.0.0.1:0",
-      "--state-dir",
-      pki.dir,
-      "--tls-cert",
-      pki.pki.serverCertPath,
-      "--tls-key",
-      pki.pki.serverKeyPath,
-      "--client-ca",
-      pki.pki.caPath,
-      "--agent-cn-suffix",
-      SUFFIX,
-      "--log-level",
-      "silent",
-      ...flags,
-    ],
-    {},
-  );
+  return parseServeConfig(spawnFlags(pki, ["--log-level", "silent", ...flags]), {});
 }
 
 /** A running in-process service. */
