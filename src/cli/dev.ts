@@ -65,7 +65,7 @@ export async function devCommand(argv: readonly string[]): Promise<void> {
       `  curl -sS -w '%{http_code}\\n' ${certs(agent)} -H 'content-type: application/json' -d '${body}' ${url}/v1/agent/events`,
       "",
       "Post the next event over Connect with buf curl:",
-      `  npx buf curl --schema . ${certs(agent)} -d '${proto}' ${url}/nixfleet.agent.v1.AgentEventsService/PostEvent`,
+      `  npx buf curl --schema proto ${certs(agent)} -d '${proto}' ${url}/nixfleet.agent.v1.AgentEventsService/PostEvent`,
       "",
       "Read the host's record as an operator (schema from server reflection):",
       `  npx buf curl ${certs(operator)} -d '{"rolloutId":"${DEMO_ROLLOUT}","hostname":"web-01"}' ${url}/nixfleet.ops.v1.RolloutService/GetHostRollout`,
