@@ -31,9 +31,16 @@ export interface ProfileSummary {
   readonly owners: readonly SelfTime[];
 }
 
-/** Who a frame belongs to: `src`, an npm package, `node` internals, or a V8 pseudo-frame. */
+/**
+ * Who a frame belongs to: `src`, an npm package, `node` internals, module loading, or a V8
+ * pseudo-frame such as (garbage collector).
+ */
 export function ownerOf(url: string, functionName: string): string {
   if (url === "") return functionName.startsWith("(") ? functionName : "(native)";
+  // Module loading (tsx transpiling, the ESM loader) only happens at startup.
+  if (url.startsWith("node:internal/modules") || /node_modules\/(tsx|esbuild)\//.test(url)) {
+    return "startup: module loading";
+  }
   if (url.startsWith("node:")) return "node";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;

@@ -43,7 +43,10 @@ export async function runGrowthMode(
     );
   }
   for (const records of order) {
-    const server = await startNixfleet(pki, { serverArgs: options.serverArgs });
+    const server = await startNixfleet(pki, {
+      serverArgs: options.serverArgs,
+      nodeArgs: options.serverNodeArgs,
+    });
     const target = await connectTarget(server, pki, hosts);
     try {
       const fillStarted = performance.now();

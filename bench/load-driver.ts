@@ -121,6 +121,11 @@ export interface PhaseResult {
   readonly counts: VerdictCounts;
   /** Latencies (ms) of ok answers in the window, sorted ascending. */
   readonly okLatencies: Float64Array;
+  /**
+   * Latencies (ms) of ok answers from the moment the request was actually written, sorted:
+   * the server's part alone, without time spent waiting in the driver for a free lane.
+   */
+  readonly okServiceLatencies: Float64Array;
   /** Open loop: requests that found no idle lane and waited in the driver (at most). */
   readonly maxBacklog: number;
   /** Open loop: requests dropped because the driver's backlog was full. */
@@ -150,6 +155,7 @@ export function runPhase(
   const nextSequence = new Array<number>(hostCount).fill(0);
   const counts: VerdictCounts = { ok: 0, shed: 0, duplicate: 0, error: 0 };
   let latencies = new Float64Array(1 << 16);
+  let serviceLatencies = new Float64Array(1 << 16);
   let latencyCount = 0;
   const errorSamples: string[] = [];
   const dry = new Set<number>();
@@ -200,12 +206,16 @@ export function runPhase(
     return list[k];
   }
 
-  function recordLatency(ms: number): void {
+  function recordLatency(ms: number, serviceMs: number): void {
     if (latencyCount === latencies.length) {
       const bigger = new Float64Array(latencies.length * 2);
       bigger.set(latencies);
       latencies = bigger;
+      const biggerService = new Float64Array(serviceLatencies.length * 2);
+      biggerService.set(serviceLatencies);
+      serviceLatencies = biggerService;
     }
+    serviceLatencies[latencyCount] = serviceMs;
     latencies[latencyCount++] = ms;
   }
 
@@ -219,6 +229,7 @@ export function runPhase(
 
   function send(lane: Lane, intended: number): void {
     const request = lane.requests[lane.pos] as EncodedRequest;
+    const sentAt = performance.now();
     const session = pool.sessions[lane.host] as ClientHttp2Session;
     if (inWindow) sent++;
     inflight++;
@@ -249,7 +260,7 @@ export function runPhase(
       if (status === 0) verdict = "error";
       if (inWindow) {
         counts[verdict]++;
-        if (verdict === "ok") recordLatency(now - intended);
+        if (verdict === "ok") recordLatency(now - intended, now - sentAt);
         if (verdict === "error" && errorSamples.length < 5) {
           errorSamples.push(
             `status ${status} grpc ${grpcStatus} rst ${stream.rstCode}: ${firstChunk?.toString("utf8", 0, 200) ?? ""}`,
@@ -367,11 +378,13 @@ export function runPhase(
     clearTimeout(endTimer);
     const answered = counts.ok + counts.shed + counts.duplicate + counts.error;
     const sorted = latencies.slice(0, latencyCount).sort();
+    const sortedService = serviceLatencies.slice(0, latencyCount).sort();
     return {
       windowMs: windowEnd - windowStart,
       sent,
       counts,
       okLatencies: sorted,
+      okServiceLatencies: sortedService,
       maxBacklog,
       unsent,
       dryHosts: plan.durationMs === Number.POSITIVE_INFINITY ? 0 : dry.size,

@@ -31,6 +31,8 @@ export interface Measurement {
   readonly serverCores: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** p99 of ok answers from the actual send (without waiting for a free lane in the driver). */
+  readonly serviceP99Ms: number;
   /** Reducer batches of the phase (warm-up included); nixfleet-cp only. */
   readonly batches: BatchSummary | undefined;
 }
@@ -70,6 +72,7 @@ export async function measure(
     serverCores: cpu / 1e6 / seconds,
     p50Ms: quantile(result.okLatencies, 0.5),
     p99Ms: quantile(result.okLatencies, 0.99),
+    serviceP99Ms: quantile(result.okServiceLatencies, 0.99),
     batches:
       before === undefined || after === undefined
         ? undefined

@@ -28,10 +28,16 @@ export interface BenchOptions {
   readonly growthProbeResults: number;
   readonly growthRepeats: number;
   readonly profileDurationMs: number;
+  /** closed: closed-loop peak; overload: half at peak, half at overloadFactor × that peak. */
+  readonly profileLoad: "closed" | "overload";
+  /** Which server --mode profile runs under the profiler. */
+  readonly profileServer: "nixfleet-cp" | "connect" | "bare";
   /** Where certificates are cached between runs. */
   readonly stateDir: string;
   /** Extra flags for `nixfleet-cp serve`, e.g. --batch-size 512. */
   readonly serverArgs: readonly string[];
+  /** Extra node flags for every server process (nixfleet-cp and baselines alike). */
+  readonly serverNodeArgs: readonly string[];
 }
 
 /** `--help` text. */
@@ -52,10 +58,14 @@ export const USAGE = `npm run bench -- [flags]
   --growth-small N        host records in the small database (default 1000)
   --growth-large N        host records in the large database (default 100000)
   --growth-probe-results N  ProbeResults per lane in growth runs (default 16)
-  --growth-repeats N      small/large pairs, alternated (default 1)
+  --growth-repeats N      small/large pairs, alternated (default 2)
   --profile-duration MS   load time under --cpu-prof (default 15000)
+  --profile-load KIND     closed, or overload: then half the time at --overload-factor × peak
+  --profile-server NAME   nixfleet-cp, connect or bare: which server to profile (default nixfleet-cp)
   --state-dir DIR         certificate cache (default .bench)
   --server-arg FLAG       extra flag for nixfleet-cp serve (repeatable)
+  --server-node-arg FLAG  extra node flag for every server process (repeatable), e.g.
+                          --server-node-arg=--max-semi-space-size=32
 `;
 
 function int(text: string | undefined, name: string, fallback: number, min = 1): number {
@@ -63,6 +73,22 @@ function int(text: string | undefined, name: string, fallback: number, min = 1):
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}`);
   return n;
+}
+
+function profileServer(text: string | undefined): BenchOptions["profileServer"] {
+  const name = text ?? "nixfleet-cp";
+  if (name !== "nixfleet-cp" && name !== "connect" && name !== "bare") {
+    throw new Error(`--profile-server: expected nixfleet-cp, connect or bare, got "${name}"`);
+  }
+  return name;
+}
+
+function profileLoad(text: string | undefined): BenchOptions["profileLoad"] {
+  const load = text ?? "closed";
+  if (load !== "closed" && load !== "overload") {
+    throw new Error(`--profile-load: expected closed or overload, got "${load}"`);
+  }
+  return load;
 }
 
 /** Parses argv; throws with a message naming the bad flag. */
@@ -89,8 +115,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
       "growth-probe-results": { type: "string" },
       "growth-repeats": { type: "string" },
       "profile-duration": { type: "string" },
+      "profile-server": { type: "string" },
+      "profile-load": { type: "string" },
       "state-dir": { type: "string" },
       "server-arg": { type: "string", multiple: true },
+      "server-node-arg": { type: "string", multiple: true },
     },
   });
   if (values.help) return "help";
@@ -120,10 +149,13 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
     growthSmall: int(values["growth-small"], "growth-small", 1000),
     growthLarge: int(values["growth-large"], "growth-large", 100_000),
     growthProbeResults: int(values["growth-probe-results"], "growth-probe-results", 16, 0),
-    growthRepeats: int(values["growth-repeats"], "growth-repeats", 1),
+    growthRepeats: int(values["growth-repeats"], "growth-repeats", 2),
     profileDurationMs: int(values["profile-duration"], "profile-duration", 15_000, 1000),
+    profileServer: profileServer(values["profile-server"]),
+    profileLoad: profileLoad(values["profile-load"]),
     stateDir: values["state-dir"] ?? ".bench",
     serverArgs: values["server-arg"] ?? [],
+    serverNodeArgs: values["server-node-arg"] ?? [],
   };
   if (options.growthLarge < options.growthSmall) {
     throw new Error("--growth-large must be at least --growth-small");

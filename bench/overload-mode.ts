@@ -19,6 +19,7 @@ interface OverloadRow {
   readonly over: Measurement;
   readonly offered: number;
   readonly rssBefore: number;
+  readonly rssMid: number;
   readonly rssMax: number;
   readonly rssEnd: number;
   readonly hwm: number;
@@ -35,7 +36,10 @@ export async function runOverloadMode(
   const rows: OverloadRow[] = [];
   for (const protocol of options.protocols) {
     // A fresh process per protocol, so each row's peak RSS is its own.
-    const server = await startNixfleet(pki, { serverArgs: options.serverArgs });
+    const server = await startNixfleet(pki, {
+      serverArgs: options.serverArgs,
+      nodeArgs: options.serverNodeArgs,
+    });
     const target = await connectTarget(server, pki, options.hosts);
     try {
       // Events for the closed-loop peak: sized for a rate well above anything nixfleet-cp
@@ -56,15 +60,24 @@ export async function runOverloadMode(
       const work = await rollouts.workload(target, protocol, events, options.overloadLanes);
       const rssBefore = server.memory().rss;
       let rssMax = rssBefore;
+      let rssMid = Number.NaN;
       const sampler = setInterval(() => {
         if (server.alive()) rssMax = Math.max(rssMax, server.memory().rss);
       }, 250);
+      // RSS half-way through the window against RSS at its end: a plateau, not a climb.
+      const midTimer = setTimeout(
+        () => {
+          if (server.alive()) rssMid = server.memory().rss;
+        },
+        options.warmupMs + options.overloadDurationMs / 2,
+      );
       const over = await measure(server, target.pool, work, {
         load: { rate: offered },
         warmupMs: options.warmupMs,
         durationMs: options.overloadDurationMs,
       });
       clearInterval(sampler);
+      clearTimeout(midTimer);
       const alive = server.alive();
       const memory = alive ? server.memory() : { rss: Number.NaN, peak: Number.NaN };
       rows.push({
@@ -73,6 +86,7 @@ export async function runOverloadMode(
         over,
         offered,
         rssBefore,
+        rssMid,
         rssMax,
         rssEnd: memory.rss,
         hwm: memory.peak,
@@ -101,10 +115,11 @@ export async function runOverloadMode(
         "offered req/s (raw)",
         "goodput ÷ peak",
         "shed (resource_exhausted / 503) ÷ answered",
-        "p50 / p99 ok ms (raw)",
+        "p50 / p99 ok ms from schedule (raw)",
+        "p99 ok ms from send (raw)",
         "other errors",
         "server alive",
-        "RSS before / max / end MB (raw)",
+        "RSS before / mid-window / end / max MB (raw)",
         "VmHWM MB (raw)",
       ],
       rows.map((r) => [
@@ -114,9 +129,10 @@ export async function runOverloadMode(
         ratio(r.over.okPerSec, r.peak.okPerSec),
         pct(r.over.result.counts.shed / Math.max(1, answered(r.over))),
         `${num(r.over.p50Ms)} / ${num(r.over.p99Ms)}`,
+        num(r.over.serviceP99Ms),
         num(r.over.result.counts.error + r.over.result.counts.duplicate),
         r.alive ? "yes" : "NO",
-        `${num(r.rssBefore / MB)} / ${num(r.rssMax / MB)} / ${num(r.rssEnd / MB)}`,
+        `${num(r.rssBefore / MB)} / ${num(r.rssMid / MB)} / ${num(r.rssEnd / MB)} / ${num(r.rssMax / MB)}`,
         num(r.hwm / MB),
       ]),
     ),

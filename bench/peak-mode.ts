@@ -100,9 +100,12 @@ export async function runPeakMode(
 ): Promise<string> {
   const kinds: readonly ServerKind[] = ["bare", "connect", "nixfleet-cp"];
   const servers = {
-    bare: await startBaseline("bare", pki),
-    connect: await startBaseline("connect", pki),
-    "nixfleet-cp": await startNixfleet(pki, { serverArgs: options.serverArgs }),
+    bare: await startBaseline("bare", pki, options.serverNodeArgs),
+    connect: await startBaseline("connect", pki, options.serverNodeArgs),
+    "nixfleet-cp": await startNixfleet(pki, {
+      serverArgs: options.serverArgs,
+      nodeArgs: options.serverNodeArgs,
+    }),
   };
   const targets = {} as Record<ServerKind, Target>;
   for (const kind of kinds) targets[kind] = await connectTarget(servers[kind], pki, options.hosts);

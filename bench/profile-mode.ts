@@ -8,7 +8,8 @@ import { measure } from "./measure.js";
 import type { BenchOptions } from "./options.js";
 import { anomalies, connectTarget, createRollouts } from "./peak-mode.js";
 import { num, pct, table } from "./report.js";
-import { makeTempDir, startNixfleet } from "./servers.js";
+import { makeTempDir, SERVER_LABELS, startBaseline, startNixfleet } from "./servers.js";
+import { buildWorkload } from "./workload.js";
 
 const MAX_EXPECTED_RATE = 15_000;
 
@@ -19,25 +20,61 @@ export async function runProfileMode(
   log: (line: string) => void,
 ): Promise<string> {
   const profileDir = makeTempDir();
-  const server = await startNixfleet(pki, {
-    serverArgs: options.serverArgs,
-    nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir],
-  });
+  const nodeArgs = [...options.serverNodeArgs, "--cpu-prof", "--cpu-prof-dir", profileDir];
+  const which = options.profileServer;
+  const server =
+    which === "nixfleet-cp"
+      ? await startNixfleet(pki, { serverArgs: options.serverArgs, nodeArgs })
+      : await startBaseline(which, pki, nodeArgs);
   const target = await connectTarget(server, pki, options.hosts);
   const rollouts = createRollouts(pki, options);
   const perProtocol = options.profileDurationMs / options.protocols.length;
   const loads: string[][] = [];
   try {
     for (const protocol of options.protocols) {
-      const events = (MAX_EXPECTED_RATE * perProtocol) / 1000;
-      const work = await rollouts.workload(target, protocol, events, options.lanes);
-      const m = await measure(server, target.pool, work, {
-        load: "closed",
-        warmupMs: 0,
-        durationMs: perProtocol,
-      });
-      loads.push([protocol, num(m.okPerSec), num(m.cpuUsPerRequest), anomalies(m) || "none"]);
-      log(`  ${protocol.padEnd(14)} ${num(m.okPerSec)} ok/s under the profiler`);
+      const phases: { label: string; ms: number; rate?: number; lanes: number }[] =
+        options.profileLoad === "closed"
+          ? [{ label: "closed loop", ms: perProtocol, lanes: options.lanes }]
+          : [{ label: "closed loop", ms: perProtocol / 2, lanes: options.lanes }];
+      for (let i = 0; i < phases.length; i++) {
+        const phase = phases[i] as (typeof phases)[number];
+        const events = ((phase.rate ?? MAX_EXPECTED_RATE) * phase.ms) / 1000;
+        // Baselines keep no state: a few recycled sequences per host do.
+        const work =
+          which === "nixfleet-cp"
+            ? await rollouts.workload(target, protocol, events, phase.lanes)
+            : buildWorkload({
+                protocol,
+                hosts: pki.hosts.slice(0, options.hosts),
+                rolloutIds: Array.from({ length: phase.lanes + 1 }, (_, k) => `bench@ffff${k}`),
+                lanesPerHost: phase.lanes,
+                probeResults: options.probeResults,
+                recycle: true,
+              });
+        const m = await measure(server, target.pool, work, {
+          load: phase.rate === undefined ? "closed" : { rate: phase.rate },
+          warmupMs: 0,
+          durationMs: phase.ms,
+        });
+        loads.push([
+          protocol,
+          phase.label,
+          num(m.okPerSec),
+          num(m.answeredPerSec),
+          num(m.cpuUsPerRequest),
+          anomalies(m) || "none",
+        ]);
+        log(`  ${protocol.padEnd(14)} ${phase.label}: ${num(m.okPerSec)} ok/s under the profiler`);
+        if (options.profileLoad === "overload" && phase.rate === undefined) {
+          const rate = m.okPerSec * options.overloadFactor;
+          phases.push({
+            label: `open loop at ${options.overloadFactor}× (${num(rate)} req/s)`,
+            ms: perProtocol / 2,
+            rate,
+            lanes: options.overloadLanes,
+          });
+        }
+      }
     }
   } finally {
     await target.pool.close();
@@ -55,14 +92,17 @@ export async function runProfileMode(
   mkdirSync(keptDir, { recursive: true });
   const kept = join(
     keptDir,
-    `nixfleet-cp-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`,
+    `${which}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`,
   );
   copyFileSync(main, kept);
   const summary = summarizeProfile(main, 30);
   return [
-    `### Load under the profiler (closed loop, ${options.hosts} hosts × ${options.lanes} lanes; profiling slows the server, so these rates are not comparable with the peak table)`,
+    `### ${SERVER_LABELS[which]} under the profiler (${options.hosts} hosts; profiling slows the server, so these rates are not comparable with the peak table)`,
     "",
-    table(["protocol", "ok/s (raw)", "server CPU µs/req (raw)", "notes"], loads),
+    table(
+      ["protocol", "load", "ok/s (raw)", "answered/s (raw)", "server CPU µs/req (raw)", "notes"],
+      loads,
+    ),
     "",
     `### Self time of the main thread by owner (${num(summary.busyMicros / 1000)} ms sampled, idle excluded; startup and rollout opening included)`,
     "",

@@ -76,12 +76,14 @@ export async function startNixfleet(
 export async function startBaseline(
   kind: "bare" | "connect",
   pki: BenchPki,
+  nodeArgs: readonly string[] = [],
 ): Promise<ServerProcess> {
   const dir = makeTempDir();
   return spawnServer({
     name: SERVER_LABELS[kind],
     command: process.execPath,
     args: [
+      ...nodeArgs,
       "--import",
       "tsx",
       join(repo, "bench/baseline-server.ts"),
