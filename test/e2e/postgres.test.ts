@@ -1,0 +1,78 @@
+// The whole service on PostgreSQL: two CP replicas sharing one database, each posted the same
+// events concurrently (twice each), apply every event exactly once.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import { getRecord } from "../../src/storage/get-record.js";
+import { listEvents } from "../../src/storage/list-events.js";
+import { streamBody } from "./agent-stream.js";
+import {
+  cleanup,
+  makeTestPki,
+  openTestRollout,
+  postBinding,
+  startTestServer,
+  type TestPki,
+  type TestServer,
+} from "./harness.js";
+
+const ADMIN_URL = process.env["NIXFLEET_CP_TEST_PG"] ?? "postgres://root@127.0.0.1:5432/test";
+
+describe("two replicas on one PostgreSQL database", () => {
+  let pki: TestPki;
+  let a: TestServer;
+  let b: TestServer;
+  const dbName = `nixfleet_e2e_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+
+  before(async () => {
+    // Fails (never skips) when PostgreSQL is down: CI starts it.
+    await admin.connect();
+    await admin.query(`create database ${dbName}`);
+    const url = new URL(ADMIN_URL);
+    url.pathname = `/${dbName}`;
+    pki = await makeTestPki();
+    a = await startTestServer(pki, ["--db", url.toString()]);
+    b = await startTestServer(pki, ["--db", url.toString()]);
+    await openTestRollout(a, "pg@01", ["h1", "h2", "h3", "h4"]);
+  });
+  after(async () => {
+    await a?.service.shutdown();
+    await b?.service.shutdown();
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+    cleanup(pki);
+  });
+
+  test("the same events posted to both replicas at once are applied exactly once", async () => {
+    const hosts = ["h1", "h2", "h3", "h4"];
+    const seqs = 30;
+    for (let seq = 1; seq <= seqs; seq++) {
+      const posts = hosts.flatMap((h) =>
+        [a, b].flatMap((server) =>
+          [0, 1].map(() =>
+            postBinding(server.url, pki.ca, pki.agent(h), streamBody(h, "pg@01", seq)),
+          ),
+        ),
+      );
+      const statuses = (await Promise.all(posts)).map((r) => r.status);
+      assert.ok(
+        statuses.every((s) => s === 204),
+        `seq ${seq}: ${statuses.join(",")}`,
+      );
+    }
+    const log = await listEvents(a.service.database.db, { rolloutId: "pg@01", limit: 1000 });
+    assert.equal(log.length, hosts.length * seqs);
+    for (const h of hosts) {
+      const record = await getRecord(b.service.database.db, "pg@01", h);
+      assert.equal(record?.lastEventSeq, seqs);
+      assert.equal(record?.state, "Activating");
+      const mine = log.filter((e) => e.hostname === h).map((e) => e.seq);
+      assert.deepEqual(
+        mine,
+        Array.from({ length: seqs }, (_, i) => i + 1),
+      );
+    }
+  });
+});
