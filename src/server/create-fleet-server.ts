@@ -94,6 +94,9 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       rejectUnauthorized: true,
       allowHTTP1: true,
       minVersion: "TLSv1.2",
+      // Node's default is unlimited streams per connection; bound what one peer can hold open
+      // so memory stays bounded however many requests a client pipelines.
+      settings: { maxConcurrentStreams: 256 },
     },
     (req: Request, res: ServerResponse | Http2ServerResponse) => {
       const url = req.url ?? "";
