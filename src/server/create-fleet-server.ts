@@ -44,6 +44,8 @@ export interface FleetServerOptions {
   readonly maxMessageBytes: number;
   /** Whether the service accepts work (for /readyz). */
   readonly isReady: () => boolean;
+  /** Logs a binding request refused before the PostEvent pipeline. */
+  readonly onRefused?: (error: ServiceError, peer: string | undefined) => void;
   /** Aborted once every accepted event was answered: ends the streams still open. */
   readonly shutdownSignal: AbortSignal;
 }
@@ -76,6 +78,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     postEvent: options.postEvent,
     authenticate,
     maxBodyBytes: options.maxMessageBytes,
+    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
     onResponse: (status) =>
       metrics.requests.inc({
         rpc: `POST ${POST_EVENT_PATH}`,

@@ -29,13 +29,15 @@ export interface HttpBindingOptions {
   readonly maxBodyBytes: number;
   /** Called once per answered request with the HTTP status. */
   readonly onResponse?: (status: number) => void;
+  /** Called for requests refused before the PostEvent pipeline (which logs its own). */
+  readonly onRefused?: (error: ServiceError, peer: string | undefined) => void;
 }
 
 /** Creates the request handler for the binding's path. */
 export function createHttpBinding(
   options: HttpBindingOptions,
 ): (req: Request, res: Response) => void {
-  const { postEvent, authenticate, maxBodyBytes, onResponse } = options;
+  const { postEvent, authenticate, maxBodyBytes, onResponse, onRefused } = options;
 
   function send(
     res: Response,
@@ -48,6 +50,15 @@ export function createHttpBinding(
     res.writeHead(status, headers);
     res.end(body);
   }
+  function refuse(
+    res: Response,
+    error: ServiceError,
+    peer: PeerIdentity | ServiceError | undefined,
+    extra: Record<string, string> = {},
+  ): void {
+    onRefused?.(error, peer instanceof PeerIdentity ? peer.commonName : undefined);
+    sendError(res, error, extra);
+  }
   function sendError(res: Response, error: ServiceError, extra: Record<string, string> = {}): void {
     const { status, headers, body } = toHttpError(error);
     send(res, status, { ...headers, ...extra }, body);
@@ -56,33 +67,37 @@ export function createHttpBinding(
   return (req, res) => {
     if (req.method !== "POST") {
       req.resume();
-      sendError(res, serviceError("method_not_allowed", `${req.method} is not allowed; use POST`), {
-        allow: "POST",
-      });
+      refuse(
+        res,
+        serviceError("method_not_allowed", `${req.method} is not allowed; use POST`),
+        undefined,
+        { allow: "POST" },
+      );
       return;
     }
     const peer = authenticate(req);
     if (!(peer instanceof PeerIdentity)) {
       req.resume();
-      sendError(res, peer);
+      refuse(res, peer, undefined);
       return;
     }
     const contentType = String(req.headers["content-type"] ?? "");
     if (!/^application\/json\s*(;|$)/i.test(contentType)) {
       req.resume();
-      sendError(
+      refuse(
         res,
         serviceError(
           "unsupported_media_type",
           `content-type must be application/json, got "${contentType}"`,
         ),
+        peer,
       );
       return;
     }
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > maxBodyBytes) {
       req.resume();
-      sendError(res, tooLarge(maxBodyBytes));
+      refuse(res, tooLarge(maxBodyBytes), peer);
       return;
     }
     const chunks: Buffer[] = [];
@@ -93,7 +108,7 @@ export function createHttpBinding(
       size += chunk.length;
       if (size > maxBodyBytes) {
         aborted = true;
-        sendError(res, tooLarge(maxBodyBytes));
+        refuse(res, tooLarge(maxBodyBytes), peer);
         return;
       }
       chunks.push(chunk);
@@ -120,7 +135,7 @@ export function createHttpBinding(
           if ("code" in result) sendError(res, result);
           else send(res, 204, {});
         },
-        (error: unknown) => sendError(res, serviceError("internal", String(error))),
+        (error: unknown) => refuse(res, serviceError("internal", String(error)), peer),
       );
     });
     req.on("error", () => {

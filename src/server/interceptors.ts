@@ -1,40 +1,89 @@
-// Connect interceptors: role-based authorization per service and request metrics.
+// Connect interceptors: role-based authorization per service, request metrics, and one log
+// line per failed RPC.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import type { Metrics } from "./metrics.js";
 import { PeerIdentity } from "./peer-identity.js";
 import { peerKey } from "./request-context.js";
-import { serviceError, toConnectError } from "./service-error.js";
+import { type ServiceError, serviceError, toConnectError } from "./service-error.js";
 
 const REQUIRED_ROLE: ReadonlyMap<string, "agent" | "operator"> = new Map([
   [AgentEventsService.typeName, "agent"],
   [RolloutService.typeName, "operator"],
 ]);
 
+/** What a log line about a refused or failed RPC says. */
+export interface RpcFailure {
+  readonly rpc: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly peer?: string;
+}
+
 /**
  * Every RPC needs an authenticated peer; agent and operator services need that role.
  * Other services (health, reflection) accept any valid fleet certificate.
  */
-export function createAuthInterceptor(): Interceptor {
+export function createAuthInterceptor(
+  onReject: (failure: RpcFailure) => void = () => {},
+): Interceptor {
   return (next) => async (req) => {
     const peer = req.contextValues.get(peerKey);
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    let error: ServiceError | undefined;
     if (!(peer instanceof PeerIdentity)) {
-      throw toConnectError(
-        peer ?? serviceError("unauthenticated", "a client certificate is required"),
-      );
-    }
-    const role = REQUIRED_ROLE.get(req.service.typeName);
-    if (role !== undefined && peer.role.kind !== role) {
-      throw toConnectError(
-        serviceError(
+      error = peer ?? serviceError("unauthenticated", "a client certificate is required");
+    } else {
+      const role = REQUIRED_ROLE.get(req.service.typeName);
+      if (role !== undefined && peer.role.kind !== role) {
+        const is = peer.role.kind === "agent" ? "an agent" : "an operator";
+        error = serviceError(
           "permission_denied",
-          `${peer.commonName} is ${peer.role.kind === "agent" ? "an agent" : "an operator"}; ${req.service.typeName} requires the ${role} role`,
-        ),
-      );
+          `${peer.commonName} is ${is}; ${req.service.typeName} requires the ${role} role`,
+        );
+      }
+    }
+    if (error !== undefined) {
+      onReject({
+        rpc,
+        code: error.code,
+        reason: error.message,
+        ...(peer instanceof PeerIdentity ? { peer: peer.commonName } : {}),
+      });
+      throw toConnectError(error);
     }
     return next(req);
   };
+}
+
+/**
+ * Logs RPCs that fail after authorization, except PostEvent, whose pipeline logs its own
+ * rejections with the host, rollout and seq.
+ */
+export function createFailureLogInterceptor(log: (failure: RpcFailure) => void): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (error) {
+      if (req.service.typeName !== AgentEventsService.typeName) {
+        const e = ConnectError.from(error);
+        const peer = req.contextValues.get(peerKey);
+        log({
+          rpc: `${req.service.typeName}/${req.method.name}`,
+          code: codeName(e.code),
+          reason: e.rawMessage,
+          ...(peer instanceof PeerIdentity ? { peer: peer.commonName } : {}),
+        });
+      }
+      throw error;
+    }
+  };
+}
+
+/** The snake_case name of a Connect code, e.g. permission_denied. */
+export function codeName(code: Code): string {
+  return Code[code].replace(/[A-Z]/g, (c, i) => (i === 0 ? c : `_${c}`)).toLowerCase();
 }
 
 /** The protocol of a Connect request, from its content type. */
@@ -56,11 +105,7 @@ export function createMetricsInterceptor(metrics: Metrics): Interceptor {
       return res;
     } catch (error) {
       const code = ConnectError.from(error).code;
-      metrics.requests.inc({
-        rpc,
-        protocol,
-        code: Code[code].replace(/[A-Z]/g, (c, i) => (i === 0 ? c : `_${c}`)).toLowerCase(),
-      });
+      metrics.requests.inc({ rpc, protocol, code: codeName(code) });
       throw error;
     }
   };

@@ -27,7 +27,11 @@ import { createAgentEventsService } from "./agent-events-service.js";
 import { createFleetServer, serveMetrics } from "./create-fleet-server.js";
 import { createHealthState } from "./health/health-state.js";
 import { registerHealth } from "./health/register-health.js";
-import { createAuthInterceptor, createMetricsInterceptor } from "./interceptors.js";
+import {
+  createAuthInterceptor,
+  createFailureLogInterceptor,
+  createMetricsInterceptor,
+} from "./interceptors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createPostEvent } from "./post-event.js";
 import { registerReflection } from "./reflection/register-reflection.js";
@@ -164,12 +168,21 @@ export async function startService(
     identity: { agentCnSuffix: config.agentCnSuffix, operatorCns: config.operatorCns },
     revocations,
     routes,
-    interceptors: [createMetricsInterceptor(metrics), createAuthInterceptor()],
+    interceptors: [
+      createMetricsInterceptor(metrics),
+      createAuthInterceptor((failure) => logger.warn(failure, "request refused")),
+      createFailureLogInterceptor((failure) => logger.warn(failure, "request failed")),
+    ],
     postEvent,
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     isReady: () => phase === "running",
     shutdownSignal: streamsDone.signal,
+    onRefused: (error, peer) =>
+      logger.warn(
+        { code: error.code, reason: error.message, peer, route: "POST /v1/agent/events" },
+        "request refused",
+      ),
   });
   await new Promise<void>((resolve, reject) => {
     fleet.server.once("error", reject);
