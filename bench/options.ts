@@ -48,13 +48,13 @@ export const USAGE = `npm run bench -- [flags]
   --hosts N               simulated hosts = TLS sessions = agent certificates (default 256)
   --lanes N               concurrent rollouts (HTTP/2 streams) per host, closed loop (default 2)
   --warmup MS             unmeasured warm-up before each window (default 1000)
-  --duration MS           measured window of each throughput phase (default 5000)
+  --duration MS           measured window of each throughput phase (default 3000)
   --latency-duration MS   window of each latency phase at 50% / 90% of peak (default 4000)
-  --rounds N              repeat the peak table, print medians (default 1)
+  --rounds N              interleaved repetitions of the peak table, medians printed (default 3)
   --probe-results N       ProbeResult events per host and rollout (default 3)
   --overload-factor X     offered load as a multiple of the measured peak (default 2)
   --overload-duration MS  measured window at that load (default 10000)
-  --overload-lanes N      lanes per host in overload, enough to keep the offer open (default 8)
+  --overload-lanes N      lanes per host in overload, enough to keep the offer open (default 16)
   --growth-small N        host records in the small database (default 1000)
   --growth-large N        host records in the large database (default 100000)
   --growth-probe-results N  ProbeResults per lane in growth runs (default 16)
@@ -139,13 +139,13 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
     hosts: int(values.hosts, "hosts", 256),
     lanes: int(values.lanes, "lanes", 2),
     warmupMs: int(values.warmup, "warmup", 1000, 0),
-    durationMs: int(values.duration, "duration", 5000, 500),
+    durationMs: int(values.duration, "duration", 3000, 500),
     latencyDurationMs: int(values["latency-duration"], "latency-duration", 4000, 500),
-    rounds: int(values.rounds, "rounds", 1),
+    rounds: int(values.rounds, "rounds", 3),
     probeResults: int(values["probe-results"], "probe-results", 3, 0),
     overloadFactor: factor,
     overloadDurationMs: int(values["overload-duration"], "overload-duration", 10_000, 1000),
-    overloadLanes: int(values["overload-lanes"], "overload-lanes", 8),
+    overloadLanes: int(values["overload-lanes"], "overload-lanes", 16),
     growthSmall: int(values["growth-small"], "growth-small", 1000),
     growthLarge: int(values["growth-large"], "growth-large", 100_000),
     growthProbeResults: int(values["growth-probe-results"], "growth-probe-results", 16, 0),
