@@ -227,3 +227,49 @@ function grpcRequest(
       }),
   );
 }
+
+describe("unavailable while shutting down", () => {
+  test("every protocol gets unavailable on an open connection; the accepted event is still answered", async () => {
+    const pki = await makeTestPki();
+    const server = await startTestServer(pki, ["--debug-reducer-delay-ms", "1500"]);
+    try {
+      await openTestRollout(server, "drain@03", ["h1", "h2"]);
+      const clients = PROTOCOLS.map((p) =>
+        client(AgentEventsService, server.url, pki.ca, pki.agent("h2"), p),
+      );
+      // Open each client's connection first: new connections are refused once draining.
+      for (const c of clients) {
+        const warm = await c
+          .postEvent(started("h2", "nope@01", 1))
+          .catch((e: unknown) => ConnectError.from(e));
+        assert.ok(warm instanceof ConnectError && warm.code === Code.NotFound);
+      }
+      const accepted = client(AgentEventsService, server.url, pki.ca, pki.agent("h1")).postEvent(
+        started("h1", "drain@03", 1),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const stopping = server.service.shutdown();
+      for (const [i, c] of clients.entries()) {
+        const e = await c
+          .postEvent(started("h2", "drain@03", 1))
+          .catch((err: unknown) => ConnectError.from(err));
+        assert.ok(e instanceof ConnectError, `${PROTOCOLS[i]}: expected an error`);
+        assert.equal(e.code, Code.Unavailable, `${PROTOCOLS[i]}: ${e.message}`);
+        assert.equal(e.metadata.get("retry-after"), "1");
+      }
+      const binding = await postBinding(
+        server.url,
+        pki.ca,
+        pki.agent("h2"),
+        streamBody("h2", "drain@03", 1),
+      ).catch(() => undefined);
+      // A fresh connection may be refused outright; one that gets through must see 503.
+      if (binding !== undefined) assert.equal(binding.status, 503);
+      assert.equal((await accepted).outcome, Outcome.APPLIED);
+      await stopping;
+    } finally {
+      await server.service.shutdown();
+      cleanup(pki);
+    }
+  });
+});
