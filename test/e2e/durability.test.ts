@@ -53,10 +53,33 @@ function storedSeqs(path: string, rolloutId: string): Map<string, Set<number>> {
   }
 }
 
-function assertAllStored(logs: AgentLog[], stored: Map<string, Set<number>>): number {
+/** Each host's record high-water mark, read through a connection of our own. */
+function storedHeads(path: string, rolloutId: string): Map<string, number> {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    const rows = db
+      .prepare("select hostname, last_event_seq from host_rollout_records where rollout_id = ?")
+      .all(rolloutId) as { hostname: string; last_event_seq: number }[];
+    return new Map(rows.map((r) => [r.hostname, Number(r.last_event_seq)]));
+  } finally {
+    db.close();
+  }
+}
+
+function assertAllStored(
+  logs: AgentLog[],
+  stored: Map<string, Set<number>>,
+  heads: Map<string, number>,
+): number {
   let acknowledged = 0;
   for (const log of logs) {
     const seqs = stored.get(log.hostname) ?? new Set<number>();
+    const head = heads.get(log.hostname) ?? 0;
+    assert.ok(
+      head >= Math.max(0, ...log.acknowledged),
+      `${log.hostname}: record seq ${head} is behind an acknowledged event`,
+    );
+    assert.equal(head, Math.max(0, ...seqs), `${log.hostname}: record and log disagree`);
     for (const seq of log.acknowledged) {
       assert.ok(
         seqs.has(seq),
@@ -94,7 +117,11 @@ describe("durable replies", () => {
       assert.equal(exit.signal, "SIGKILL");
       stop.abort();
       const logs = await Promise.all(agents);
-      const acknowledged = assertAllStored(logs, storedSeqs(dbPath, rolloutId));
+      const acknowledged = assertAllStored(
+        logs,
+        storedSeqs(dbPath, rolloutId),
+        storedHeads(dbPath, rolloutId),
+      );
       assert.ok(acknowledged > 0, "the server acknowledged nothing before the kill");
     });
   }
@@ -115,7 +142,11 @@ describe("durable replies", () => {
     stop.abort();
     const logs = await Promise.all(agents);
     assert.equal(exit.code, 0, server.output());
-    const acknowledged = assertAllStored(logs, storedSeqs(dbPath, rolloutId));
+    const acknowledged = assertAllStored(
+      logs,
+      storedSeqs(dbPath, rolloutId),
+      storedHeads(dbPath, rolloutId),
+    );
     assert.ok(acknowledged > 0);
     for (const log of logs) {
       for (const [seq, status] of log.refused) {
