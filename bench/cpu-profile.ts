@@ -44,8 +44,10 @@ export function ownerOf(url: string, functionName: string): string {
   if (url.startsWith("node:")) return "node";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;
-  const repo = /\/(src|gen|bench|bin)\//.exec(url);
-  return repo ? (repo[1] as string) : url;
+  // Our code by folder: src/storage's self time includes SQLite's, since better-sqlite3
+  // runs statements synchronously inside the calling frame.
+  const ours = /\/(src\/[^/]+|gen|bench|bin)\//.exec(url);
+  return ours ? (ours[1] as string) : url;
 }
 
 function shortUrl(url: string): string {

@@ -58,7 +58,7 @@ export const USAGE = `npm run bench -- [flags]
   --growth-small N        host records in the small database (default 1000)
   --growth-large N        host records in the large database (default 100000)
   --growth-probe-results N  ProbeResults per lane in growth runs (default 16)
-  --growth-repeats N      small/large pairs, alternated (default 2)
+  --growth-repeats N      small/large pairs, alternated (default 3)
   --profile-duration MS   load time under --cpu-prof (default 15000)
   --profile-load KIND     closed, or overload: then half the time at --overload-factor × peak
   --profile-server NAME   nixfleet-cp, connect or bare: which server to profile (default nixfleet-cp)
@@ -149,7 +149,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
     growthSmall: int(values["growth-small"], "growth-small", 1000),
     growthLarge: int(values["growth-large"], "growth-large", 100_000),
     growthProbeResults: int(values["growth-probe-results"], "growth-probe-results", 16, 0),
-    growthRepeats: int(values["growth-repeats"], "growth-repeats", 2),
+    growthRepeats: int(values["growth-repeats"], "growth-repeats", 3),
     profileDurationMs: int(values["profile-duration"], "profile-duration", 15_000, 1000),
     profileServer: profileServer(values["profile-server"]),
     profileLoad: profileLoad(values["profile-load"]),
