@@ -44,11 +44,15 @@ export async function runOverloadMode(
     try {
       // Events for the closed-loop peak: sized for a rate well above anything nixfleet-cp
       // reaches on 2 cores; a host that still runs dry is reported, not hidden.
-      const closedEvents = (MAX_EXPECTED_RATE * (options.warmupMs + options.durationMs)) / 1000;
+      // The peak phase's 1 s warm-up is too short for a process that just started (JIT,
+      // SQLite caches): run it once unmeasured first, so the peak is not a cold one.
+      const warmMs = Math.max(3000, options.warmupMs);
+      const closedEvents =
+        (MAX_EXPECTED_RATE * (warmMs + options.warmupMs + options.durationMs)) / 1000;
       const peakWork = await rollouts.workload(target, protocol, closedEvents, options.lanes);
       const peak = await measure(server, target.pool, peakWork, {
         load: "closed",
-        warmupMs: options.warmupMs,
+        warmupMs: warmMs + options.warmupMs,
         durationMs: options.durationMs,
       });
       const offered = peak.okPerSec * options.overloadFactor;
