@@ -127,10 +127,10 @@ export async function runGrowthMode(
     table(
       [
         "host records",
-        "events measured",
+        "events measured (raw)",
         "ok/s (raw)",
         "server CPU µs/event (raw)",
-        "mean batch",
+        "mean batch (raw)",
         "notes",
       ],
       runs.map((r) => [

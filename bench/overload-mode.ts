@@ -121,7 +121,7 @@ export async function runOverloadMode(
         "shed (resource_exhausted / 503) ÷ answered",
         "p50 / p99 ok ms from schedule (raw)",
         "p99 ok ms from send (raw)",
-        "other errors",
+        "other errors (raw count)",
         "server alive",
         "RSS before / mid-window / end / max MB (raw)",
         "VmHWM MB (raw)",
@@ -144,7 +144,14 @@ export async function runOverloadMode(
     "Driver side of the overload windows (raw): answered req/s, requests that waited for a free lane, and the driver's CPU.",
     "",
     table(
-      ["protocol", "answered req/s", "max driver backlog", "unsent", "driver CPU µs/req", "notes"],
+      [
+        "protocol",
+        "answered req/s (raw)",
+        "max driver backlog (raw)",
+        "unsent (raw)",
+        "driver CPU µs/req (raw)",
+        "notes",
+      ],
       rows.map((r) => [
         r.protocol,
         num(r.over.answeredPerSec),
@@ -158,7 +165,7 @@ export async function runOverloadMode(
     "Reducer batch sizes in overload:",
     "",
     table(
-      ["phase", "batches", "events", "mean size", "share of batches by size"],
+      ["phase", "batches (raw)", "events (raw)", "mean size (raw)", "share of batches by size"],
       rows.map((r) => batchRow(`${r.protocol} overload`, r.over.batches)),
     ),
     "",

@@ -297,7 +297,7 @@ export async function runPeakMode(
       "### nixfleet-cp reducer batch sizes (events per transaction, from nixfleet_cp_reducer_batch_size; warm-up included)",
       "",
       table(
-        ["phase", "batches", "events", "mean size", "share of batches by size"],
+        ["phase", "batches (raw)", "events (raw)", "mean size (raw)", "share of batches by size"],
         [
           ...options.protocols.map((protocol) => {
             const all = results.get(`${protocol}/nixfleet-cp`) ?? [];
