@@ -11,6 +11,7 @@ import {
 import type { Socket } from "node:net";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createEarlyShed, POST_EVENT_RPC_PATH } from "./early-shed.js";
 import { createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
 import type { Metrics } from "./metrics.js";
 import {
@@ -44,6 +45,10 @@ export interface FleetServerOptions {
   readonly maxMessageBytes: number;
   /** Whether the service accepts work (for /readyz). */
   readonly isReady: () => boolean;
+  /** True while the ingest channel is full: PostEvent is then shed before any parsing. */
+  readonly isSaturated: () => boolean;
+  /** The retry delay hinted when shedding. */
+  readonly retryAfterSeconds: number;
   /** Logs a binding request refused before the PostEvent pipeline. */
   readonly onRefused?: (error: ServiceError, peer: string | undefined) => void;
   /** Aborted once every accepted event was answered: ends the streams still open. */
@@ -87,6 +92,8 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       }),
   });
   const plain = createPlainRoutes({ metrics, isReady, authenticate });
+  const shed = createEarlyShed(options.retryAfterSeconds);
+  const isSaturated = options.isSaturated;
 
   const server = createSecureServer(
     {
@@ -104,7 +111,18 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     (req: Request, res: ServerResponse | Http2ServerResponse) => {
       const url = req.url ?? "";
       const path = url.includes("?") ? url.slice(0, url.indexOf("?")) : url;
-      if (path === POST_EVENT_PATH) return binding(req, res as Response);
+      const binds = path === POST_EVENT_PATH;
+      if ((binds || path === POST_EVENT_RPC_PATH) && req.method === "POST" && isSaturated()) {
+        const protocol = shed(req, res as Response, binds);
+        metrics.requests.inc({
+          rpc: binds ? `POST ${POST_EVENT_PATH}` : POST_EVENT_RPC_PATH.slice(1),
+          protocol,
+          code: binds ? "503" : "resource_exhausted",
+        });
+        metrics.events.inc({ kind: "unknown", outcome: "shed" });
+        return;
+      }
+      if (binds) return binding(req, res as Response);
       const route = plain.get(path);
       if (route !== undefined) return route(req, res as Response);
       return connect(req as never, res as never);

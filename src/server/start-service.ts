@@ -177,6 +177,8 @@ export async function startService(
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     isReady: () => phase === "running",
+    isSaturated: () => channel.depth >= channel.capacity,
+    retryAfterSeconds: config.retryAfterSeconds,
     shutdownSignal: streamsDone.signal,
     onRefused: (error, peer) =>
       logger.warn(
