@@ -15,6 +15,7 @@ import type { ServiceConfig } from "../config/service-config.js";
 import { type Instant, instantFromEpochNanos } from "../core/instant.js";
 import { createBoundedChannel } from "../runtime/bounded-channel.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
+import { createRecordHeadCache } from "../runtime/record-head-cache.js";
 import { type PendingItem, startReducer } from "../runtime/reducer.js";
 import { createWatchHub } from "../runtime/watch-hub.js";
 import { type BatchItem, type BatchOutcome, createBatchApplier } from "../storage/apply-batch.js";
@@ -101,6 +102,10 @@ export async function startService(
   );
   const applier = createBatchApplier(database);
   const hub = createWatchHub();
+  const readHead = createRecordHeadLookup(database);
+  // Only with SQLite is this process the one writer, so only then is a cached head exact;
+  // on PostgreSQL other replicas commit too and the lookup reads the database.
+  const heads = database.kind === "sqlite" ? createRecordHeadCache(200_000) : undefined;
   const reducer = startReducer<BatchItem, BatchOutcome>({
     channel,
     apply: (items) => applier.applyBatch(items, clock.now()),
@@ -113,6 +118,15 @@ export async function startService(
       if (report.failed) metrics.batchFailures.inc();
     },
     onCommitted(items, outcomes) {
+      if (heads !== undefined) {
+        outcomes.forEach((outcome, i) => {
+          const item = items[i] as BatchItem;
+          if (outcome.type !== "notFound") {
+            const { state, lastEventSeq } = outcome.record;
+            heads.set(item.rolloutId, item.hostname, { state, lastEventSeq });
+          }
+        });
+      }
       if (hub.size === 0) return;
       outcomes.forEach((outcome, i) => {
         const item = items[i] as BatchItem;
@@ -144,7 +158,17 @@ export async function startService(
 
   const postEvent = createPostEvent({
     channel,
-    lookup: createRecordHeadLookup(database),
+    lookup:
+      heads === undefined
+        ? readHead
+        : (rolloutId, hostname) => {
+            const cached = heads.get(rolloutId, hostname);
+            if (cached !== undefined) return cached;
+            const head = readHead(rolloutId, hostname);
+            if (head !== undefined && !(head instanceof Promise))
+              heads.set(rolloutId, hostname, head);
+            return head;
+          },
     isAccepting: () => phase === "running",
     retryAfterSeconds: config.retryAfterSeconds,
     requireSignatures: config.requireSignatures,
