@@ -11,6 +11,7 @@ import {
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { AgentEventSchema } from "../../gen/nixfleet/agent/v1/events_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
+import { bindingToProtoJson } from "../fixtures/proto-json.js";
 import { SPEC_EXAMPLES } from "../fixtures/spec-examples.js";
 
 describe("contract names", () => {
@@ -82,28 +83,6 @@ describe("AgentEvent oneof", () => {
   }
 });
 
-/** The HTTP binding's enum spellings mapped to proto-JSON enum names. */
-const ENUM_PREFIX: Record<string, string> = {
-  mode: "PROBE_MODE_",
-  effectiveMode: "PROBE_MODE_",
-  status: "PROBE_STATUS_",
-  policyApplied: "HEALTH_FAILURE_POLICY_",
-  component: "ACTIVATION_COMPONENT_",
-};
-function toProtoJsonEnums(value: unknown, key = ""): unknown {
-  if (Array.isArray(value)) return value.map((v) => toProtoJsonEnums(v, key));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toProtoJsonEnums(v, k)]));
-  }
-  // proto-JSON writes 64-bit integers as strings.
-  if (key === "sustainedDurationSecs") return String(value);
-  const prefix = ENUM_PREFIX[key];
-  if (prefix !== undefined && typeof value === "string") {
-    return prefix + value.toUpperCase().replaceAll("-", "_");
-  }
-  return value;
-}
-
 function withoutZeroScalars(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutZeroScalars);
   if (value !== null && typeof value === "object") {
@@ -124,7 +103,7 @@ describe("proto-JSON of every kind uses the camelCase names of SPEC §3.2", () =
       const caseName = kind.charAt(0).toLowerCase() + kind.slice(1);
       const protoJson = {
         seq: String(seq),
-        [caseName]: toProtoJsonEnums(fields),
+        [caseName]: bindingToProtoJson(fields),
       } as JsonObject;
       const message = fromJson(AgentEventSchema, protoJson);
       assert.equal(message.kind.case, caseName);

@@ -8,25 +8,8 @@ import {
   decodePostEventJson,
   decodePostEventProto,
 } from "../../../src/server/convert/decode-post-event.js";
+import { bindingToProtoJson } from "../../fixtures/proto-json.js";
 import { SPEC_EXAMPLES } from "../../fixtures/spec-examples.js";
-
-const ENUMS: Record<string, string> = {
-  mode: "PROBE_MODE_",
-  effectiveMode: "PROBE_MODE_",
-  status: "PROBE_STATUS_",
-  policyApplied: "HEALTH_FAILURE_POLICY_",
-  component: "ACTIVATION_COMPONENT_",
-};
-function protoJson(value: unknown, key = ""): unknown {
-  if (Array.isArray(value)) return value.map((v) => protoJson(v, key));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, protoJson(v, k)]));
-  }
-  const prefix = ENUMS[key];
-  return prefix !== undefined && typeof value === "string"
-    ? prefix + value.toUpperCase().replaceAll("-", "_")
-    : value;
-}
 
 describe("both encodings decode to the same domain event", () => {
   for (const example of SPEC_EXAMPLES) {
@@ -39,7 +22,7 @@ describe("both encodings decode to the same domain event", () => {
       const message = fromJson(PostEventRequestSchema, {
         hostname: body.hostname,
         rolloutId: body.rolloutId,
-        event: { seq: String(seq), [caseName]: protoJson(fields) },
+        event: { seq: String(seq), [caseName]: bindingToProtoJson(fields) },
       } as JsonObject);
       const fromProto = decodePostEventProto(message);
       assert.ok(fromProto.ok, JSON.stringify(fromProto));
