@@ -1,6 +1,6 @@
 // Runs the test suites with node:test through tsx over explicit files (node 20 silently runs
 // nothing when given a directory or quoted glob), and fails when no test file is found.
-import { spawnSync } from "node:child_process";
+import { execSync, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -31,6 +31,26 @@ if (files.length === 0) {
   console.error(`no test files under ${dirs.map((d) => relative(root, d)).join(", ")}`);
   process.exit(1);
 }
+// The storage and e2e suites need PostgreSQL on 127.0.0.1:5432 (NIXFLEET_CP_TEST_PG). On a
+// machine where it is installed but stopped, start it, as .ci/run does; the suites fail,
+// never skip, when it stays unreachable.
+function postgresUp() {
+  try {
+    execSync("pg_isready -q -h 127.0.0.1 -p 5432", { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+if (files.some((f) => /test\/(storage|e2e)\//.test(f)) && !postgresUp()) {
+  try {
+    const version = execSync("ls /etc/postgresql", { encoding: "utf8" }).split("\n")[0];
+    execSync(`pg_ctlcluster --skip-systemctl-redirect ${version} main start`, { stdio: "inherit" });
+  } catch {
+    console.error("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started");
+  }
+}
+
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
