@@ -166,11 +166,14 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
   };
 }
 
-/** GET /healthz (alive), /readyz (accepting events), /metrics (operator certificates). */
-function createPlainRoutes(deps: {
+/**
+ * GET /healthz (alive), /readyz (accepting events), /metrics (operator certificates; with no
+ * `authenticate`, as on the plain loopback listener, anyone who can connect).
+ */
+export function createPlainRoutes(deps: {
   metrics: Metrics;
   isReady: () => boolean;
-  authenticate: (req: Request) => PeerIdentity | ServiceError;
+  authenticate?: (req: Request) => PeerIdentity | ServiceError;
 }): Map<string, (req: Request, res: Response) => void> {
   const routes = new Map<string, (req: Request, res: Response) => void>();
   const text = (
@@ -191,6 +194,7 @@ function createPlainRoutes(deps: {
     }
   });
   routes.set("/metrics", (req, res) => {
+    if (deps.authenticate === undefined) return serveMetrics(deps.metrics, res);
     const peer = deps.authenticate(req);
     const denied = !(peer instanceof PeerIdentity)
       ? peer

@@ -25,7 +25,7 @@ import { migrateToLatest } from "../storage/migrate.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
 import { upsertRevocations } from "../storage/revocations.js";
 import { createAgentEventsService } from "./agent-events-service.js";
-import { createFleetServer, serveMetrics } from "./create-fleet-server.js";
+import { createFleetServer, createPlainRoutes } from "./create-fleet-server.js";
 import { createHealthState } from "./health/health-state.js";
 import { registerHealth } from "./health/register-health.js";
 import {
@@ -221,14 +221,11 @@ export async function startService(
 
   let metricsServer: HttpServer | undefined;
   if (config.metricsListen !== undefined) {
+    // The same plain routes as the mTLS listener, without certificates: loopback only.
+    const plain = createPlainRoutes({ metrics, isReady: () => phase === "running" });
     const m = createHttpServer((req, res) => {
-      if (req.url === "/metrics") return serveMetrics(metrics, res);
-      if (req.url === "/healthz" || req.url === "/readyz") {
-        const ok = req.url === "/healthz" || phase === "running";
-        res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
-        res.end(ok ? "ok\n" : "not ready\n");
-        return;
-      }
+      const route = plain.get((req.url ?? "").split("?")[0] ?? "");
+      if (route !== undefined) return route(req, res);
       res.writeHead(404).end();
     });
     metricsServer = m;
