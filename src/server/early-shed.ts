@@ -7,7 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
-import { serviceError, toConnectError, toHttpError } from "./service-error.js";
+import { queueFull, toConnectError, toHttpError } from "./service-error.js";
 
 /** The Connect/gRPC path of PostEvent. */
 export const POST_EVENT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.postEvent.name}`;
@@ -26,8 +26,7 @@ export function createEarlyShed(
   res: ServerResponse,
   binding: boolean,
 ) => ShedProtocol {
-  const message = "ingest queue is full; retry with the same seq after the hinted delay";
-  const error = serviceError("resource_exhausted", message, { retryAfterSeconds });
+  const error = queueFull(retryAfterSeconds);
   const connectError = toConnectError(error);
   const connectBody = Buffer.from(errorToJsonBytes(connectError, {}));
   const connectStatus = codeToHttpStatus(Code.ResourceExhausted);

@@ -9,7 +9,7 @@ import type { BatchItem, BatchOutcome } from "../storage/apply-batch.js";
 import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
 import { eventToBindingJson } from "./convert/event-json.js";
 import type { PeerIdentity } from "./peer-identity.js";
-import { type ServiceError, serviceError } from "./service-error.js";
+import { queueFull, type ServiceError, serviceError } from "./service-error.js";
 import { verifyEventSignature } from "./signature/verify-event-signature.js";
 
 /** The verdict on an event that did not fail. */
@@ -141,15 +141,7 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     if (!channel.trySend(pending)) {
       observer?.onVerdict?.(event.kind, "shed");
       return reject(
-        channel.closed
-          ? unavailable("shutting down")
-          : serviceError(
-              "resource_exhausted",
-              "ingest queue is full; retry with the same seq after the hinted delay",
-              {
-                retryAfterSeconds,
-              },
-            ),
+        channel.closed ? unavailable("shutting down") : queueFull(retryAfterSeconds),
         context,
       );
     }

@@ -29,6 +29,7 @@ import {
   encodeRollout,
   timestampOf,
 } from "./convert/encode-host-rollout.js";
+import { MAX_CLOSURE, machineIdProblem, rolloutIdProblem } from "./convert/identifiers.js";
 import { type ServiceError, serviceError, toConnectError } from "./service-error.js";
 
 export interface RolloutServiceDeps {
@@ -39,7 +40,6 @@ export interface RolloutServiceDeps {
   readonly stopping: AbortSignal;
 }
 
-const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const MAX_HOSTS = 100_000;
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
@@ -54,12 +54,8 @@ function invalid(field: string, message: string): never {
 }
 
 function requireRolloutId(id: string, field = "rolloutId"): string {
-  if (parseRolloutId(id) === undefined) {
-    invalid(
-      field,
-      `must be "<channel>@<ref>" with channel [a-z0-9_-]+ and ref lowercase hex, got "${id}"`,
-    );
-  }
+  const problem = rolloutIdProblem(id);
+  if (problem !== undefined) invalid(field, problem);
   return id;
 }
 
@@ -122,13 +118,13 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
       if (req.hosts.length > MAX_HOSTS) invalid("hosts", `must have at most ${MAX_HOSTS} hosts`);
       const seen = new Set<string>();
       req.hosts.forEach((h, i) => {
-        if (!HOSTNAME.test(h.hostname))
-          invalid(`hosts[${i}].hostname`, `is not a valid machine id: "${h.hostname}"`);
+        const problem = machineIdProblem(h.hostname);
+        if (problem !== undefined) invalid(`hosts[${i}].hostname`, problem);
         if (seen.has(h.hostname))
           invalid(`hosts[${i}].hostname`, `"${h.hostname}" is listed twice`);
         seen.add(h.hostname);
-        if (h.targetClosure.length === 0 || h.targetClosure.length > 1024) {
-          invalid(`hosts[${i}].targetClosure`, "must be 1..1024 characters");
+        if (h.targetClosure.length === 0 || h.targetClosure.length > MAX_CLOSURE) {
+          invalid(`hosts[${i}].targetClosure`, `must be 1..${MAX_CLOSURE} characters`);
         }
       });
       const result = await openRollout(

@@ -65,6 +65,15 @@ export function serviceError<C extends ServiceErrorCode>(
   return { code, message, ...extra } as Extract<ServiceError, { code: C }>;
 }
 
+/** The answer when the ingest channel is full: slow down and retry the same seq. */
+export function queueFull(retryAfterSeconds: number): ServiceError {
+  return serviceError(
+    "resource_exhausted",
+    "ingest queue is full; retry with the same seq after the hinted delay",
+    { retryAfterSeconds },
+  );
+}
+
 function retryAfter(error: ServiceError): number | undefined {
   return error.code === "resource_exhausted" || error.code === "unavailable"
     ? error.retryAfterSeconds

@@ -2,9 +2,9 @@
 // the proto message (Connect, gRPC, gRPC-Web) or the HTTP JSON binding body.
 import type { PostEventRequest } from "../../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import type { RemoteEvent } from "../../core/event.js";
-import { parseRolloutId } from "../../core/rollout-id.js";
 import { EVENT_FIELDS, KIND_BY_CASE } from "./event-fields.js";
 import { FieldError, readFields, seq as seqCodec, text } from "./field-codecs.js";
+import { MAX_MACHINE_ID, machineIdProblem, rolloutIdProblem } from "./identifiers.js";
 
 /** A validated PostEvent request. */
 export interface PostEventInput {
@@ -26,25 +26,19 @@ export type DecodeResult =
   | { readonly ok: true; readonly value: PostEventInput }
   | { readonly ok: false; readonly error: InvalidField };
 
-const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const hostnameText = text(253);
+const hostnameText = text(MAX_MACHINE_ID);
 const rolloutIdText = text(256);
 const MAX_SIGNATURE_BYTES = 1024;
 
 function checkHostname(value: string, path: string): string {
-  if (!HOSTNAME.test(value)) {
-    throw new FieldError(path, "must be a machine id of letters, digits, '.', '_' and '-'");
-  }
+  const problem = machineIdProblem(value);
+  if (problem !== undefined) throw new FieldError(path, problem);
   return value;
 }
 
 function checkRolloutId(value: string, path: string): string {
-  if (parseRolloutId(value) === undefined) {
-    throw new FieldError(
-      path,
-      `must be "<channel>@<ref>" with channel [a-z0-9_-]+ and ref lowercase hex, got "${value}"`,
-    );
-  }
+  const problem = rolloutIdProblem(value);
+  if (problem !== undefined) throw new FieldError(path, problem);
   return value;
 }
 
