@@ -1,18 +1,12 @@
 // The reducer's own view of each record's head (state and last seq) after every commit, so
 // the handler's duplicate check needs no database read for hosts it has already seen.
-import type { HostState } from "../core/domain.js";
-
-/** A record's state and last applied seq, as committed. */
-export interface CachedHead {
-  readonly state: HostState;
-  readonly lastEventSeq: number;
-}
+import type { HeadLookup, RecordHead } from "../storage/record-head.js";
 
 /** A bounded map of committed heads; only the single writer fills it. */
 export interface RecordHeadCache {
-  get(rolloutId: string, hostname: string): CachedHead | undefined;
+  get(rolloutId: string, hostname: string): RecordHead | undefined;
   /** Records a committed head; a lower seq than the cached one is ignored. */
-  set(rolloutId: string, hostname: string, head: CachedHead): void;
+  set(rolloutId: string, hostname: string, head: RecordHead): void;
   readonly size: number;
 }
 
@@ -22,7 +16,7 @@ export interface RecordHeadCache {
  * ahead of the database; with one writer process it is exact.
  */
 export function createRecordHeadCache(maxEntries: number): RecordHeadCache {
-  let heads = new Map<string, CachedHead>();
+  let heads = new Map<string, RecordHead>();
   const key = (rolloutId: string, hostname: string) => `${rolloutId}\u0000${hostname}`;
   return {
     get: (rolloutId, hostname) => heads.get(key(rolloutId, hostname)),
@@ -36,5 +30,16 @@ export function createRecordHeadCache(maxEntries: number): RecordHeadCache {
     get size() {
       return heads.size;
     },
+  };
+}
+
+/** `read`, answered from `cache` when it can; synchronous reads fill the cache. */
+export function cachedLookup(cache: RecordHeadCache, read: HeadLookup): HeadLookup {
+  return (rolloutId, hostname) => {
+    const cached = cache.get(rolloutId, hostname);
+    if (cached !== undefined) return cached;
+    const head = read(rolloutId, hostname);
+    if (head !== undefined && !(head instanceof Promise)) cache.set(rolloutId, hostname, head);
+    return head;
   };
 }

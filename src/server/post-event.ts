@@ -6,6 +6,7 @@ import { describeStepError } from "../core/step-error.js";
 import type { BoundedChannel } from "../runtime/bounded-channel.js";
 import type { PendingItem, Settlement } from "../runtime/reducer.js";
 import type { BatchItem, BatchOutcome } from "../storage/apply-batch.js";
+import type { HeadLookup } from "../storage/record-head.js";
 import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
 import { eventToBindingJson } from "./convert/event-json.js";
 import type { PeerIdentity } from "./peer-identity.js";
@@ -20,12 +21,6 @@ export interface PostEventVerdict {
 }
 
 export type PostEventResult = PostEventVerdict | ServiceError;
-
-/** What the cheap duplicate check reads: the record's state and high-water seq. */
-export interface RecordHead {
-  readonly state: HostState;
-  readonly lastEventSeq: number;
-}
 
 /** Counts what happens to events, for metrics; every hook is optional. */
 export interface PostEventObserver {
@@ -45,10 +40,7 @@ export interface RejectContext {
 export interface PostEventDeps {
   readonly channel: BoundedChannel<PendingItem<BatchItem, BatchOutcome>>;
   /** The record's head, or undefined when there is no record for the pair. */
-  readonly lookup: (
-    rolloutId: string,
-    hostname: string,
-  ) => RecordHead | undefined | Promise<RecordHead | undefined>;
+  readonly lookup: HeadLookup;
   /** False before the reducer runs and once shutdown began. */
   readonly isAccepting: () => boolean;
   /** The retry delay hinted when shedding load. */

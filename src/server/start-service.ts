@@ -15,7 +15,7 @@ import type { ServiceConfig } from "../config/service-config.js";
 import { type Instant, instantFromEpochNanos } from "../core/instant.js";
 import { createBoundedChannel } from "../runtime/bounded-channel.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
-import { createRecordHeadCache } from "../runtime/record-head-cache.js";
+import { cachedLookup, createRecordHeadCache } from "../runtime/record-head-cache.js";
 import { type PendingItem, startReducer } from "../runtime/reducer.js";
 import { createWatchHub } from "../runtime/watch-hub.js";
 import { type BatchItem, type BatchOutcome, createBatchApplier } from "../storage/apply-batch.js";
@@ -118,19 +118,14 @@ export async function startService(
       if (report.failed) metrics.batchFailures.inc();
     },
     onCommitted(items, outcomes) {
-      if (heads !== undefined) {
-        outcomes.forEach((outcome, i) => {
-          const item = items[i] as BatchItem;
-          if (outcome.type !== "notFound") {
-            const { state, lastEventSeq } = outcome.record;
-            heads.set(item.rolloutId, item.hostname, { state, lastEventSeq });
-          }
-        });
-      }
-      if (hub.size === 0) return;
+      const watched = hub.size > 0;
+      if (heads === undefined && !watched) return;
       outcomes.forEach((outcome, i) => {
+        if (outcome.type === "notFound") return;
         const item = items[i] as BatchItem;
-        if (outcome.type === "applied" && outcome.transition !== null) {
+        const { state, lastEventSeq } = outcome.record;
+        heads?.set(item.rolloutId, item.hostname, { state, lastEventSeq });
+        if (watched && outcome.type === "applied" && outcome.transition !== null) {
           hub.publish({
             rolloutId: item.rolloutId,
             hostname: item.hostname,
@@ -158,17 +153,7 @@ export async function startService(
 
   const postEvent = createPostEvent({
     channel,
-    lookup:
-      heads === undefined
-        ? readHead
-        : (rolloutId, hostname) => {
-            const cached = heads.get(rolloutId, hostname);
-            if (cached !== undefined) return cached;
-            const head = readHead(rolloutId, hostname);
-            if (head !== undefined && !(head instanceof Promise))
-              heads.set(rolloutId, hostname, head);
-            return head;
-          },
+    lookup: heads === undefined ? readHead : cachedLookup(heads, readHead),
     isAccepting: () => phase === "running",
     retryAfterSeconds: config.retryAfterSeconds,
     requireSignatures: config.requireSignatures,

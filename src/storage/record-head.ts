@@ -11,6 +11,12 @@ export interface RecordHead {
   readonly lastEventSeq: number;
 }
 
+/** A head lookup: synchronous on SQLite, a promise on PostgreSQL; undefined when no record. */
+export type HeadLookup = (
+  rolloutId: string,
+  hostname: string,
+) => RecordHead | undefined | Promise<RecordHead | undefined>;
+
 const SQL =
   "select state, last_event_seq from host_rollout_records where rollout_id = $1 and hostname = $2";
 
@@ -18,12 +24,7 @@ const SQL =
  * Creates the lookup for a database: on SQLite one statement prepared once on the raw handle
  * (synchronous, microseconds); on PostgreSQL one parameterized query.
  */
-export function createRecordHeadLookup(
-  database: Database,
-): (
-  rolloutId: string,
-  hostname: string,
-) => RecordHead | undefined | Promise<RecordHead | undefined> {
+export function createRecordHeadLookup(database: Database): HeadLookup {
   if (database.kind === "sqlite") {
     const statement: BetterSqlite3.Statement = database.raw
       .prepare(SQL.replace(/\$\d/g, "?"))
