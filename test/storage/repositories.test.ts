@@ -54,7 +54,7 @@ for (const kind of DIALECTS) {
       });
     });
 
-    test("lastEventSeq answers from the raw handle or through Kysely alike", async () => {
+    test("lastEventSeq answers alike given the Database or its Kysely instance", async () => {
       await withStore(kind, async ({ database }) => {
         await open(database, R, ["a", "b"]);
         await createBatchApplier(database).applyBatch(
