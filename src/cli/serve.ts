@@ -1,4 +1,5 @@
-// `nixfleet-cp serve`: runs the service until SIGTERM/SIGINT, then drains and exits 0.
+// `nixfleet-cp serve`: runs the service until SIGTERM/SIGINT, then drains and exits 0;
+// SIGHUP reloads the TLS certificate, key and client CA.
 import pino, { type Logger } from "pino";
 import { parseServeConfig, type ServiceConfig } from "../config/service-config.js";
 import { type RunningService, startService } from "../server/start-service.js";
@@ -29,6 +30,11 @@ export async function runService(config: ServiceConfig, logger: Logger): Promise
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // systemd's ExecReload: rotate certificates without dropping a connection.
+  process.on("SIGHUP", () => {
+    logger.info({ signal: "SIGHUP" }, "signal received: reloading TLS material");
+    service.reloadTls();
+  });
   return service;
 }
 

@@ -24,6 +24,10 @@ export interface ServiceConfig {
   readonly channelCapacity: number;
   readonly batchSize: number;
   readonly metricsListen: ListenAddress | undefined;
+  /** Let --metrics-listen bind a non-loopback address (it has no TLS, no authentication). */
+  readonly metricsListenAllowRemote: boolean;
+  /** Plain HTTP /healthz and /readyz for load balancers, on any address. */
+  readonly healthListen: ListenAddress | undefined;
   readonly maxMessageBytes: number;
   readonly retryAfterSeconds: number;
   readonly shutdownTimeoutMs: number;
@@ -68,7 +72,15 @@ export const SERVE_FLAGS = {
   "batch-size": { type: "string", help: "largest reducer batch (default 256)" },
   "metrics-listen": {
     type: "string",
-    help: "also serve /metrics over plain HTTP here (loopback only)",
+    help: "also serve /metrics, /healthz, /readyz over plain HTTP here (loopback only unless allowed)",
+  },
+  "metrics-listen-allow-remote": {
+    type: "string",
+    help: "true: let --metrics-listen bind a non-loopback address (no TLS, no auth; default false)",
+  },
+  "health-listen": {
+    type: "string",
+    help: "serve only /healthz and /readyz over plain HTTP here, any address (for load balancers)",
   },
   "max-message-bytes": { type: "string", help: "largest request accepted (default 1048576)" },
   "retry-after": { type: "string", help: "seconds hinted to shed clients (default 1)" },
@@ -114,11 +126,12 @@ function positiveInt(text: string | undefined, flag: string, fallback: number, m
   return n;
 }
 
-// The plain metrics listener has no TLS and no authentication: keep it off the network.
-function loopbackOnly(address: ListenAddress): ListenAddress {
-  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(address.host)) {
+// The plain metrics listener has no TLS and no authentication: keep it off the network
+// unless the operator says otherwise (e.g. a Prometheus on a private network).
+function loopbackOnly(address: ListenAddress, allowRemote: boolean): ListenAddress {
+  if (!allowRemote && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(address.host)) {
     throw new ConfigError(
-      `--metrics-listen: must be a loopback address (127.0.0.1, ::1), got "${address.host}"`,
+      `--metrics-listen: must be a loopback address (127.0.0.1, ::1), got "${address.host}"; --metrics-listen-allow-remote true allows it`,
     );
   }
   return address;
@@ -163,6 +176,11 @@ export function parseServeConfig(
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
   const metricsListen = get("metrics-listen");
+  const metricsListenAllowRemote = booleanFlag(
+    get("metrics-listen-allow-remote"),
+    "metrics-listen-allow-remote",
+  );
+  const healthListen = get("health-listen");
   return {
     listen: parseListen(get("listen") ?? "127.0.0.1:8443", "listen"),
     stateDir,
@@ -178,7 +196,10 @@ export function parseServeConfig(
     metricsListen:
       metricsListen === undefined
         ? undefined
-        : loopbackOnly(parseListen(metricsListen, "metrics-listen")),
+        : loopbackOnly(parseListen(metricsListen, "metrics-listen"), metricsListenAllowRemote),
+    metricsListenAllowRemote,
+    healthListen:
+      healthListen === undefined ? undefined : parseListen(healthListen, "health-listen"),
     maxMessageBytes: positiveInt(get("max-message-bytes"), "max-message-bytes", 1024 * 1024),
     retryAfterSeconds: positiveInt(get("retry-after"), "retry-after", 1),
     shutdownTimeoutMs: positiveInt(get("shutdown-timeout"), "shutdown-timeout", 10_000),

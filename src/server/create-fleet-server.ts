@@ -9,6 +9,7 @@ import {
   type ServerHttp2Session,
 } from "node:http2";
 import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createEarlyShed, POST_EVENT_RPC_PATH } from "./early-shed.js";
@@ -24,6 +25,7 @@ import {
 import type { PostEvent } from "./post-event.js";
 import { peerKey } from "./request-context.js";
 import { type ServiceError, serviceError, toHttpError } from "./service-error.js";
+import { rememberPeerAddresses } from "./tls-handshake-failures.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 // Both response kinds share this surface; their writeHead overloads do not unify.
@@ -51,6 +53,8 @@ export interface FleetServerOptions {
   readonly retryAfterSeconds: number;
   /** Logs a binding request refused before the PostEvent pipeline. */
   readonly onRefused?: (error: ServiceError, peer: string | undefined) => void;
+  /** Observes failed TLS handshakes (see tls-handshake-failures.ts). */
+  readonly onTlsClientError?: (error: Error, socket: TLSSocket) => void;
   /** Aborted once every accepted event was answered: ends the streams still open. */
   readonly shutdownSignal: AbortSignal;
 }
@@ -85,11 +89,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     maxBodyBytes: options.maxMessageBytes,
     ...(options.onRefused ? { onRefused: options.onRefused } : {}),
     onResponse: (status) =>
-      metrics.requests.inc({
-        rpc: `POST ${POST_EVENT_PATH}`,
-        protocol: "http-json",
-        code: String(status),
-      }),
+      metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: String(status) }),
   });
   const plain = createPlainRoutes({ metrics, isReady, authenticate });
   const shed = createEarlyShed(options.retryAfterSeconds);
@@ -114,11 +114,13 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       const binds = path === POST_EVENT_PATH;
       if ((binds || path === POST_EVENT_RPC_PATH) && req.method === "POST" && isSaturated()) {
         const protocol = shed(req, res as Response, binds);
-        metrics.requests.inc({
-          rpc: binds ? `POST ${POST_EVENT_PATH}` : POST_EVENT_RPC_PATH.slice(1),
-          protocol,
-          code: binds ? "503" : "resource_exhausted",
-        });
+        if (binds) metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: "503" });
+        else
+          metrics.requests.inc({
+            rpc: POST_EVENT_RPC_PATH.slice(1),
+            protocol,
+            code: "resource_exhausted",
+          });
         metrics.events.inc({ kind: "unknown", outcome: "shed" });
         return;
       }
@@ -139,8 +141,10 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   });
-  // A failed handshake (no or foreign certificate) is the client's problem, not ours.
-  server.on("tlsClientError", () => {});
+  // A failed handshake (no or foreign certificate) is the client's problem, not ours: it is
+  // counted and logged (rate-limited) by the handler, never thrown.
+  rememberPeerAddresses(server);
+  server.on("tlsClientError", options.onTlsClientError ?? (() => {}));
 
   let listening: Promise<void> | undefined;
   return {

@@ -110,3 +110,51 @@ export function createMetricsInterceptor(metrics: Metrics): Interceptor {
     }
   };
 }
+
+/** What an audit line about an operator write says. */
+export interface OperatorWrite {
+  readonly rpc: string;
+  /** The operator certificate's CN. */
+  readonly operator: string;
+  readonly rolloutId: string;
+  /** Hosts named by the request. */
+  readonly hosts: number;
+  /** created / unchanged, or the Connect code name of the refusal. */
+  readonly result: string;
+}
+
+// The operator RPCs that write, and how each names its result.
+const WRITES: ReadonlyMap<string, (response: unknown) => string> = new Map([
+  [
+    `${RolloutService.typeName}/OpenRollout`,
+    (res: unknown) => ((res as { created?: boolean }).created ? "created" : "unchanged"),
+  ],
+]);
+
+/**
+ * One audit line per operator write, successful or not: who (certificate CN) did what to
+ * which rollout and how it ended. Runs after the auth interceptor, so only operators reach it.
+ */
+export function createAuditInterceptor(log: (write: OperatorWrite) => void): Interceptor {
+  return (next) => async (req) => {
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    const resultOf = WRITES.get(rpc);
+    const peer = req.contextValues.get(peerKey);
+    if (resultOf === undefined || req.stream || !(peer instanceof PeerIdentity)) return next(req);
+    const message = req.message as { rolloutId?: string; hosts?: readonly unknown[] };
+    const write = {
+      rpc,
+      operator: peer.commonName,
+      rolloutId: message.rolloutId ?? "",
+      hosts: message.hosts?.length ?? 0,
+    };
+    try {
+      const res = await next(req);
+      log({ ...write, result: res.stream ? "ok" : resultOf(res.message) });
+      return res;
+    } catch (error) {
+      log({ ...write, result: codeName(ConnectError.from(error).code) });
+      throw error;
+    }
+  };
+}

@@ -2,6 +2,18 @@
 // one process never share counters. Labels are bounded: no per-host labels.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/** Why a TLS handshake failed: a bounded set, so the counter's label cannot grow. */
+export const HANDSHAKE_FAILURE_REASONS = [
+  "no_certificate",
+  "unknown_ca",
+  "expired",
+  "bad_certificate",
+  "protocol",
+  "timeout",
+  "other",
+] as const;
+export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
+
 /** Reads per-rollout host counts by state at scrape time. */
 export type HostCountSource = () => Promise<
   readonly { rolloutId: string; state: string; count: number }[]
@@ -10,7 +22,14 @@ export type HostCountSource = () => Promise<
 /** The service's metrics. */
 export interface Metrics {
   readonly registry: Registry;
+  /** RPCs (Connect, gRPC, gRPC-Web) by method, protocol and Connect code name. */
   readonly requests: Counter<"rpc" | "protocol" | "code">;
+  /** The HTTP JSON binding's answers by route and HTTP status. */
+  readonly httpRequests: Counter<"route" | "status">;
+  readonly tlsHandshakeFailures: Counter<"reason">;
+  readonly tlsReloads: Counter<"result">;
+  /** The serving certificate's notAfter, seconds since the epoch. */
+  readonly tlsCertificateNotAfter: Gauge;
   readonly events: Counter<"kind" | "outcome">;
   readonly batchSize: Histogram;
   readonly commitSeconds: Histogram;
@@ -33,8 +52,34 @@ export function createMetrics(): Metrics {
 
   const requests = new Counter({
     name: "nixfleet_cp_requests_total",
-    help: "Requests answered, by RPC (or route), protocol and result code.",
+    help: "RPCs answered (Connect, gRPC, gRPC-Web), by method, protocol and Connect code name.",
     labelNames: ["rpc", "protocol", "code"] as const,
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: "nixfleet_cp_http_requests_total",
+    help: "Requests answered by the HTTP JSON binding, by route and HTTP status.",
+    labelNames: ["route", "status"] as const,
+    registers: [registry],
+  });
+  const tlsHandshakeFailures = new Counter({
+    name: "nixfleet_cp_tls_handshake_failures_total",
+    help: "TLS handshakes the mTLS listener failed, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  // Every reason is exported from the start, so a rate() over it has a baseline of 0.
+  for (const reason of HANDSHAKE_FAILURE_REASONS) tlsHandshakeFailures.inc({ reason }, 0);
+  const tlsReloads = new Counter({
+    name: "nixfleet_cp_tls_reloads_total",
+    help: "Reloads of the server certificate, key and client CA, by result (success, failure).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  for (const result of ["success", "failure"]) tlsReloads.inc({ result }, 0);
+  const tlsCertificateNotAfter = new Gauge({
+    name: "nixfleet_cp_tls_certificate_not_after_seconds",
+    help: "notAfter of the server certificate being served, in seconds since the epoch.",
     registers: [registry],
   });
   const events = new Counter({
@@ -98,6 +143,10 @@ export function createMetrics(): Metrics {
   return {
     registry,
     requests,
+    httpRequests,
+    tlsHandshakeFailures,
+    tlsReloads,
+    tlsCertificateNotAfter,
     events,
     batchSize,
     commitSeconds,

@@ -1,7 +1,5 @@
 // The composition root of `serve`: open and migrate the store, start the reducer, then
 // listen; and the reverse on shutdown, answering everything that was accepted.
-import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -25,19 +23,23 @@ import { migrateToLatest } from "../storage/migrate.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
 import { upsertRevocations } from "../storage/revocations.js";
 import { createAgentEventsService } from "./agent-events-service.js";
-import { createFleetServer, createPlainRoutes } from "./create-fleet-server.js";
+import { createFleetServer } from "./create-fleet-server.js";
 import { createHealthState } from "./health/health-state.js";
 import { registerHealth } from "./health/register-health.js";
 import {
+  createAuditInterceptor,
   createAuthInterceptor,
   createFailureLogInterceptor,
   createMetricsInterceptor,
 } from "./interceptors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { type PlainListener, startPlainListener } from "./plain-listener.js";
 import { createPostEvent } from "./post-event.js";
 import { registerReflection } from "./reflection/register-reflection.js";
 import { createRevocationStore } from "./revocations.js";
 import { createRolloutService } from "./rollout-service.js";
+import { createTlsReloader, loadTlsMaterial, type TlsReloadResult } from "./tls-context.js";
+import { createHandshakeFailureHandler } from "./tls-handshake-failures.js";
 
 /** A started service. */
 export interface RunningService {
@@ -45,8 +47,12 @@ export interface RunningService {
   readonly port: number;
   /** The port of the plain metrics listener, when configured. */
   readonly metricsPort: number | undefined;
+  /** The port of the plain health listener, when configured. */
+  readonly healthPort: number | undefined;
   readonly database: Database;
   readonly metrics: Metrics;
+  /** Re-reads the server certificate, key and client CA now (SIGHUP); the last good set stays on failure. */
+  reloadTls(): TlsReloadResult;
   /** Stops accepting, drains and commits what was accepted, answers it, closes. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -59,11 +65,8 @@ export async function startService(
   logger: Logger,
   clock: Clock = systemClock,
 ): Promise<RunningService> {
-  const tls = {
-    cert: readFileSync(config.tlsCert),
-    key: readFileSync(config.tlsKey),
-    ca: readFileSync(config.clientCa),
-  };
+  const tlsFiles = { cert: config.tlsCert, key: config.tlsKey, ca: config.clientCa };
+  const tls = loadTlsMaterial(tlsFiles);
   const database = await createDatabase(config.db);
   const applied = await migrateToLatest(database);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
@@ -72,6 +75,7 @@ export async function startService(
   const stopping = new AbortController();
   const streamsDone = new AbortController();
   const metrics = createMetrics();
+  metrics.tlsCertificateNotAfter.set(tls.notAfterMs / 1000);
   const health = createHealthState([["", ServingStatus.NOT_SERVING]]);
   const setServing = (status: ServingStatus.SERVING | ServingStatus.NOT_SERVING) => {
     for (const name of ["", AgentEventsService.typeName, RolloutService.typeName])
@@ -180,6 +184,7 @@ export async function startService(
     interceptors: [
       createMetricsInterceptor(metrics),
       createAuthInterceptor((failure) => logger.warn(failure, "request refused")),
+      createAuditInterceptor((write) => logger.info({ audit: true, ...write }, "operator write")),
       createFailureLogInterceptor((failure) => logger.warn(failure, "request failed")),
     ],
     postEvent,
@@ -189,6 +194,10 @@ export async function startService(
     isSaturated: () => channel.depth >= channel.capacity,
     retryAfterSeconds: config.retryAfterSeconds,
     shutdownSignal: streamsDone.signal,
+    onTlsClientError: createHandshakeFailureHandler({
+      count: (reason) => metrics.tlsHandshakeFailures.inc({ reason }),
+      log: (failure) => logger.warn(failure, "TLS handshake failed"),
+    }),
     onRefused: (error, peer) =>
       logger.warn(
         { code: error.code, reason: error.message, peer, route: "POST /v1/agent/events" },
@@ -204,21 +213,47 @@ export async function startService(
   });
   const port = (fleet.server.address() as AddressInfo).port;
 
-  let metricsServer: HttpServer | undefined;
-  if (config.metricsListen !== undefined) {
-    // The same plain routes as the mTLS listener, without certificates: loopback only.
-    const plain = createPlainRoutes({ metrics, isReady: () => phase === "running" });
-    const m = createHttpServer((req, res) => {
-      const route = plain.get((req.url ?? "").split("?")[0] ?? "");
-      if (route !== undefined) return route(req, res);
-      res.writeHead(404).end();
-    });
-    metricsServer = m;
-    const { host, port: mport } = config.metricsListen;
-    await new Promise<void>((resolve) => m.listen(mport, host, resolve));
-  }
-  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
-  logger.info({ port, metricsPort, db: database.kind }, "nixfleet-cp listening");
+  const tlsReloader = createTlsReloader({
+    files: tlsFiles,
+    initial: tls,
+    apply: (m) => fleet.server.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca }),
+    onReload(outcome) {
+      if (outcome.result === "unchanged") return;
+      metrics.tlsReloads.inc({ result: outcome.result });
+      if (outcome.result === "failure") {
+        logger.error(
+          { trigger: outcome.trigger, reason: outcome.error.message },
+          "TLS material not reloaded; still serving the previous certificate and client CA",
+        );
+        return;
+      }
+      metrics.tlsCertificateNotAfter.set(outcome.material.notAfterMs / 1000);
+      logger.info(
+        {
+          trigger: outcome.trigger,
+          notAfter: new Date(outcome.material.notAfterMs).toISOString(),
+        },
+        "TLS material reloaded; new connections use it",
+      );
+    },
+  });
+
+  const plainDeps = { metrics, isReady: () => phase === "running" };
+  const plainListeners: PlainListener[] = [];
+  // The metrics listener gets every plain route; the health listener only the health ones.
+  const metricsListener =
+    config.metricsListen === undefined
+      ? undefined
+      : await startPlainListener("metrics", config.metricsListen, plainDeps);
+  if (metricsListener !== undefined) plainListeners.push(metricsListener);
+  const healthListener =
+    config.healthListen === undefined
+      ? undefined
+      : await startPlainListener("health", config.healthListen, plainDeps);
+  if (healthListener !== undefined) plainListeners.push(healthListener);
+  const metricsPort = metricsListener?.port;
+  const healthPort = healthListener?.port;
+  logger.info({ port, metricsPort, healthPort, db: database.kind }, "nixfleet-cp listening");
 
   let stopped: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
@@ -236,10 +271,8 @@ export async function startService(
     streamsDone.abort();
     await fleet.closeConnections(config.shutdownTimeoutMs);
     revocations.close();
-    if (metricsServer !== undefined) {
-      const m = metricsServer;
-      await new Promise<void>((resolve) => m.close(() => resolve()));
-    }
+    tlsReloader.close();
+    await Promise.all(plainListeners.map((l) => l.close()));
     await database.close();
     phase = "stopped";
     logger.info("stopped");
@@ -248,8 +281,10 @@ export async function startService(
   return {
     port,
     metricsPort,
+    healthPort,
     database,
     metrics,
+    reloadTls: () => tlsReloader.reload("SIGHUP"),
     shutdown() {
       stopped ??= shutdown();
       return stopped;
