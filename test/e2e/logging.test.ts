@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { test } from "node:test";
 import { ConnectError } from "@connectrpc/connect";
 import pino from "pino";
+import { HealthFailurePolicy } from "../../gen/nixfleet/agent/v1/events_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import { startService } from "../../src/server/start-service.js";
 import { streamBody } from "./agent-stream.js";
@@ -18,9 +19,8 @@ import {
   testConfig,
 } from "./harness.js";
 
-test("refusals are logged once each with their reason; successes are not", async () => {
-  const pki = await makeTestPki();
-  const lines: Record<string, unknown>[] = [];
+/** A pino logger whose JSON lines land in `lines`. */
+function capture(lines: Record<string, unknown>[]) {
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString().split("\n"))
@@ -28,7 +28,13 @@ test("refusals are logged once each with their reason; successes are not", async
       done();
     },
   });
-  const service = await startService(testConfig(pki), pino({ level: "info" }, sink));
+  return pino({ level: "info" }, sink);
+}
+
+test("refusals are logged once each with their reason; successes are not", async () => {
+  const pki = await makeTestPki();
+  const lines: Record<string, unknown>[] = [];
+  const service = await startService(testConfig(pki), capture(lines));
   const server = { service, url: `https://localhost:${service.port}`, config: testConfig(pki) };
   try {
     await openTestRollout(server, "log@01", ["h1", "h2"]);
@@ -98,6 +104,45 @@ test("refusals are logged once each with their reason; successes are not", async
     assert.equal(illegal["seq"], 2);
     assert.match(String(illegal["reason"]), /Converged is illegal/);
     assert.equal(logged[3]?.["rpc"], "nixfleet.ops.v1.RolloutService/ListEvents");
+  } finally {
+    await service.shutdown();
+    cleanup(pki);
+  }
+});
+
+test("every operator write leaves one audit line: who, which rollout, how many hosts, result", async () => {
+  const pki = await makeTestPki();
+  const lines: Record<string, unknown>[] = [];
+  const service = await startService(testConfig(pki), capture(lines));
+  const url = `https://localhost:${service.port}`;
+  try {
+    const open = (hosts: string[], soak: bigint) =>
+      client(RolloutService, url, pki.ca, pki.operator)
+        .openRollout({
+          rolloutId: "audit@01",
+          onHealthFailure: HealthFailurePolicy.HALT,
+          soakDuration: { seconds: soak, nanos: 0 },
+          hosts: hosts.map((hostname) => ({ hostname, targetClosure: `c-${hostname}` })),
+        })
+        .catch((e: unknown) => ConnectError.from(e));
+    await open(["h1", "h2"], 60n);
+    await open(["h1", "h2"], 60n);
+    await open(["h1"], 120n);
+    // Reads and agents' writes are not operator writes.
+    await client(RolloutService, url, pki.ca, pki.operator).listEvents({ rolloutId: "audit@01" });
+    await client(RolloutService, url, pki.ca, pki.agent("h1"))
+      .openRollout({ rolloutId: "audit@02" })
+      .catch(() => undefined);
+    const audit = lines
+      .filter((l) => l["audit"] === true)
+      .map((l) => [l["msg"], l["operator"], l["rpc"], l["rolloutId"], l["hosts"], l["result"]]);
+    const who = "operator-admin.fleet.lab.internal";
+    const rpc = "nixfleet.ops.v1.RolloutService/OpenRollout";
+    assert.deepEqual(audit, [
+      ["operator write", who, rpc, "audit@01", 2, "created"],
+      ["operator write", who, rpc, "audit@01", 2, "unchanged"],
+      ["operator write", who, rpc, "audit@01", 1, "already_exists"],
+    ]);
   } finally {
     await service.shutdown();
     cleanup(pki);

@@ -23,12 +23,14 @@ import {
   RolloutService,
   type WatchRolloutResponse,
 } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
+import { streamBody } from "./agent-stream.js";
 import {
   cleanup,
   client,
   type Identity,
   makeTestPki,
   openTestRollout,
+  postBinding,
   request,
   startTestServer,
   type TestPki,
@@ -360,6 +362,14 @@ describe("operator surface", () => {
   });
 
   test("/metrics is Prometheus text whose counters match the requests made", async () => {
+    // One binding request (h1 posting as h2: 403), counted by HTTP status, not as an RPC.
+    const binding = await postBinding(
+      server.url,
+      pki.ca,
+      pki.agent("h1"),
+      streamBody("h2", ROLLOUT, 99),
+    );
+    assert.equal(binding.status, 403);
     const denied = await request(server.url, pki.ca, pki.agent("h1"), {
       path: "/metrics",
       method: "GET",
@@ -405,6 +415,23 @@ describe("operator surface", () => {
         code: "permission_denied",
       }),
       1,
+    );
+    assert.equal(
+      value("nixfleet_cp_http_requests_total", {
+        route: "POST /v1/agent/events",
+        status: "403",
+      }),
+      1,
+    );
+    // RPC codes are Connect code names only; HTTP statuses live in their own family.
+    const rpcCodes = new Set(
+      samples.filter((s) => s.name === "nixfleet_cp_requests_total").map((s) => s.labels["code"]),
+    );
+    for (const code of rpcCodes) assert.match(code ?? "", /^[a-z_]+$/, `RPC code label ${code}`);
+    assert.ok(
+      samples
+        .filter((s) => s.name === "nixfleet_cp_requests_total")
+        .every((s) => s.labels["protocol"] !== "http-json"),
     );
     assert.equal(value("nixfleet_cp_channel_capacity", {}), 1024);
     assert.equal(value("nixfleet_cp_hosts", { rollout_id: ROLLOUT, state: "Reverted" }), 1);
