@@ -45,6 +45,35 @@ export const PKI_INIT_FLAGS: FlagSpecs = {
     value: "NAME",
     help: "operator certificate for NAME (repeatable; default admin)",
   },
+  "server-name": {
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "DNS name of the server certificate (repeatable; the first is its CN; default localhost)",
+  },
+  "server-ip": {
+    type: "string",
+    multiple: true,
+    value: "IP",
+    help: "IP address of the server certificate (repeatable; 127.0.0.1 is always there)",
+  },
+  json: JSON_FLAG,
+};
+
+/** `pki issue-agent`. */
+export const PKI_ISSUE_AGENT_FLAGS: FlagSpecs = {
+  dir: {
+    type: "string",
+    value: "DIR",
+    help: "where the CA (ca.pem, ca-key.pem) is and the certificate goes (default <state-dir>/pki)",
+  },
+  "state-dir": STATE_DIR,
+  "agent-cn-suffix": {
+    type: "string",
+    env: "NIXFLEET_CP_AGENT_CN_SUFFIX",
+    value: "SUFFIX",
+    help: "agent CN suffix (default fleet.lab.internal)",
+  },
   json: JSON_FLAG,
 };
 

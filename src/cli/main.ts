@@ -15,7 +15,11 @@ const COMMANDS: Record<string, Command> = {
 
 /** Commands that only group subcommands: `nixfleet-cp <group> <sub> ...`. */
 const GROUPS: Record<string, Record<string, Command>> = {
-  pki: { init: async (argv) => (await import("./pki-init.js")).pkiInitCommand(argv) },
+  pki: {
+    init: async (argv) => (await import("./pki-init.js")).pkiInitCommand(argv),
+    "issue-agent": async (argv) =>
+      (await import("./pki-issue-agent.js")).pkiIssueAgentCommand(argv),
+  },
   rollout: {
     open: async (argv) => (await import("./rollout-open.js")).rolloutOpenCommand(argv),
     status: async (argv) => (await import("./rollout-status.js")).rolloutStatusCommand(argv),

@@ -1,7 +1,8 @@
-// `nixfleet-cp pki init`: a development PKI (CA, server, agent and operator certificates)
-// for local runs and tests; never a production CA.
+// `nixfleet-cp pki init`: a PKI (CA, server, agent and operator certificates) in one
+// directory, for development, tests and small fleets that keep the CA key on the CP host.
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { commonNameOf } from "../pki/common-name-of.js";
 import { createDevPki, type DevPki } from "../pki/create-dev-pki.js";
 import { parseCommandArgs } from "./args.js";
 import { PKI_INIT_FLAGS } from "./flags.js";
@@ -26,6 +27,8 @@ export async function pkiInitCommand(argv: readonly string[]): Promise<void> {
     agentCnSuffix: args.string("agent-cn-suffix") ?? "fleet.lab.internal",
     ...(hosts.length > 0 ? { hosts } : {}),
     ...(operators.length > 0 ? { operators } : {}),
+    serverNames: args.list("server-name"),
+    serverIps: args.list("server-ip"),
   };
   let pki: DevPki;
   // createDevPki keeps usable files byte for byte, so comparing contents tells what it did.
@@ -41,7 +44,10 @@ export async function pkiInitCommand(argv: readonly string[]): Promise<void> {
       const old = before.get(file.path);
       const now = await readOptional(file.path);
       const status: FileStatus = old === undefined ? "created" : old === now ? "kept" : "replaced";
-      return { ...file, status };
+      // A kept server certificate may carry names from an earlier run: show what is on disk.
+      const commonName =
+        file.commonName !== undefined && now !== undefined ? commonNameOf(now) : file.commonName;
+      return { ...file, ...(commonName === undefined ? {} : { commonName }), status };
     }),
   );
   if (args.flag("json")) {
@@ -85,7 +91,7 @@ function filesOf(pki: DevPki): PkiFile[] {
   return [
     { path: pki.caPath, what: "CA certificate" },
     { path: pki.caKeyPath, what: "CA key" },
-    { path: pki.serverCertPath, what: "server certificate", commonName: "localhost" },
+    { path: pki.serverCertPath, what: "server certificate", commonName: pki.serverCommonName },
     { path: pki.serverKeyPath, what: "server key" },
     ...Object.values(pki.agents).flatMap((a) => identity("agent", a)),
     ...Object.values(pki.operators).flatMap((o) => identity("operator", o)),

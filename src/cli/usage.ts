@@ -5,6 +5,7 @@ import {
   type FlagSpecs,
   MIGRATE_FLAGS,
   PKI_INIT_FLAGS,
+  PKI_ISSUE_AGENT_FLAGS,
   ROLLOUT_HISTORY_FLAGS,
   ROLLOUT_OPEN_FLAGS,
   ROLLOUT_STATUS_FLAGS,
@@ -56,16 +57,32 @@ const ROLLOUT_COMMANDS = `  open       open a rollout for hosts and their target
 const TEXT: Record<string, string> = {
   serve: `usage: nixfleet-cp serve [flags]\n\nRuns the ingestion service over mTLS.\n\n${flagHelp(SERVE_FLAGS)}\n\n${SERVE_ENV}\n`,
   dev: `usage: nixfleet-cp dev [serve flags]\n\nLike serve, but first makes a development PKI in <state-dir>/pki, opens a demo\nrollout, and prints curl and buf curl commands that work against it.\n`,
-  pki: `usage: nixfleet-cp pki init [flags]\n\nsubcommands:\n  init       make a development PKI\n`,
+  pki: `usage: nixfleet-cp pki <subcommand> [flags]
+
+subcommands:
+  init         make a PKI: CA, server, agent and operator certificates
+  issue-agent  issue one agent certificate from the CA already there
+`,
   "pki init": `usage: nixfleet-cp pki init [flags]
 
-Makes a development PKI: a CA, a server certificate for localhost, one agent certificate
-per --host (CN agent-<host>.<suffix>) and one operator certificate per --operator
-(CN operator-<name>.<suffix>). Usable files already there are kept; missing ones are added.
-For development and tests only: the CA key sits next to the certificates.
+Makes a PKI: a CA, a server certificate (CN and DNS names from --server-name, IPs from
+--server-ip; localhost and 127.0.0.1 always), one agent certificate per --host
+(CN agent-<host>.<suffix>) and one operator certificate per --operator
+(CN operator-<name>.<suffix>). Usable files already there are kept; missing ones are
+added, and the server certificate is re-issued when it lacks a requested name or IP.
+The CA key sits next to the certificates: keep the directory private.
 
 flags:
 ${flagHelp(PKI_INIT_FLAGS)}
+`,
+  "pki issue-agent": `usage: nixfleet-cp pki issue-agent <host> [flags]
+
+Issues a new key and certificate for one agent (CN agent-<host>.<suffix>, EKU clientAuth)
+from the CA in the PKI directory (ca.pem, ca-key.pem), replacing any earlier one:
+agent-<host>.pem and agent-<host>-key.pem.
+
+flags:
+${flagHelp(PKI_ISSUE_AGENT_FLAGS)}
 `,
   migrate: `usage: nixfleet-cp migrate [flags]
 
@@ -118,7 +135,8 @@ export function usage(command?: string): string {
 commands:
   serve            run the ingestion service
   dev              run it with a development PKI and demo rollout (npm start)
-  pki init         make a development PKI (CA, server, agent and operator certificates)
+  pki init         make a PKI (CA, server, agent and operator certificates)
+  pki issue-agent  issue one agent certificate from the existing CA
   migrate          apply the database migrations (or --down: revert the latest)
   rollout open     open a rollout
   rollout status   show where every host of a rollout stands

@@ -2,6 +2,7 @@
 // and the tests: created once, atomically, then reused unchanged on every later call.
 import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from "node:crypto";
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { isIP } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { issueCertificateAuthority } from "./issue-certificate-authority.js";
 import { issueLeafCertificate, type LeafRole } from "./issue-leaf-certificate.js";
@@ -15,6 +16,14 @@ export interface DevPkiOptions {
   readonly hosts?: readonly string[];
   /** Operator names to issue operator certificates for. Default `admin`. */
   readonly operators?: readonly string[];
+  /**
+   * DNS names of the server certificate (the first is its CN); `localhost` and `127.0.0.1`
+   * are always added. When neither this nor `serverIps` is given, any usable server
+   * certificate already there is kept whatever its names.
+   */
+  readonly serverNames?: readonly string[];
+  /** IP addresses (v4 or v6) of the server certificate. */
+  readonly serverIps?: readonly string[];
 }
 
 /** One client identity of the dev PKI. */
@@ -31,6 +40,11 @@ export interface DevPki {
   readonly caKeyPath: string;
   readonly serverCertPath: string;
   readonly serverKeyPath: string;
+  /** The server certificate's CN: the first server name, or `localhost`. */
+  readonly serverCommonName: string;
+  /** The DNS names and IPs asked for the server certificate (empty: keep what is there). */
+  readonly serverNames: readonly string[];
+  readonly serverIps: readonly string[];
   /** Keyed by machine id; CN `agent-<host>.<suffix>`. */
   readonly agents: Record<string, DevPkiIdentity>;
   /** Keyed by operator name; CN `operator-<name>.<suffix>`. */
@@ -42,10 +56,17 @@ interface PlannedLeaf {
   readonly keyPath: string;
   readonly commonName: string;
   readonly role: LeafRole;
+  readonly dnsNames?: readonly string[];
+  readonly ipAddresses?: readonly string[];
+  /** False for a server certificate whose names were not asked for: any CN and SANs do. */
+  readonly checkNames: boolean;
 }
 
 const caCommonName = "nixfleet-cp dev CA";
-const serverCommonName = "localhost";
+const defaultServerName = "localhost";
+// A DNS name (or wildcard) for a SAN: letters, digits, hyphens and dots.
+const dnsNamePattern =
+  /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 // Names become file names and CNs: keep them to characters safe in both.
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -57,13 +78,59 @@ const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  *   that CA, unexpired, matches its key and has the expected CN is kept byte for byte; any
  *   other one (e.g. a host added to `hosts`) is re-issued, each file written via temp + rename.
  * - `dir` holds anything else: throws rather than overwrite it.
- * Files: ca.pem, ca-key.pem, server.pem, server-key.pem (CN `localhost`, SAN DNS:localhost,
- * IP:127.0.0.1), agent-<host>.pem / agent-<host>-key.pem, operator-<name>.pem /
+ * Files: ca.pem, ca-key.pem, server.pem, server-key.pem (CN the first of `serverNames` or
+ * `localhost`; SANs DNS:localhost, IP:127.0.0.1 and the requested names), agent-<host>.pem / agent-<host>-key.pem, operator-<name>.pem /
  * operator-<name>-key.pem. Keys have mode 0600, certificates 0644.
  */
 export async function createDevPki(dir: string, options: DevPkiOptions = {}): Promise<DevPki> {
   const pki = planDevPki(resolve(dir), options);
   return ensureDevPki(pki, true);
+}
+
+/** Options for {@link issueAgentFiles}. */
+export interface IssueAgentOptions {
+  /** Default `fleet.lab.internal`. */
+  readonly agentCnSuffix?: string;
+}
+
+/**
+ * Issues (or re-issues, with a new key) the agent certificate of `host` from the CA already
+ * in `dir` (ca.pem + ca-key.pem): CN `agent-<host>.<suffix>`, EKU clientAuth, written to
+ * agent-<host>.pem / agent-<host>-key.pem by temp + rename. Returns its paths and whether it
+ * replaced an existing one. Throws when `dir` holds no usable CA.
+ */
+export async function issueAgentFiles(
+  dir: string,
+  host: string,
+  options: IssueAgentOptions = {},
+): Promise<DevPkiIdentity & { readonly replaced: boolean }> {
+  const pki = planDevPki(resolve(dir), {
+    hosts: [host],
+    operators: [],
+    ...(options.agentCnSuffix === undefined ? {} : { agentCnSuffix: options.agentCnSuffix }),
+  });
+  const agent = pki.agents[host] as DevPkiIdentity;
+  const read = async (path: string) => {
+    try {
+      return await readFile(path, "utf8");
+    } catch (error) {
+      if (!isCode(error, "ENOENT")) throw error;
+      throw new Error(
+        `${path} is missing: issue-agent needs the CA certificate and key in ${pki.dir}`,
+      );
+    }
+  };
+  const ca: IssuedCertificate = {
+    certPem: await read(pki.caPath),
+    keyPem: await read(pki.caKeyPath),
+  };
+  assertUsableDevCa(pki.caPath, ca);
+  const replaced = (await stat(agent.certPath).catch(() => undefined)) !== undefined;
+  const issued = await issueLeafCertificate(ca, { commonName: agent.commonName, role: "client" });
+  await replaceFile(agent.keyPath, issued.keyPem, 0o600);
+  await replaceFile(agent.certPath, issued.certPem, 0o644);
+  await syncDir(pki.dir);
+  return { ...agent, replaced };
 }
 
 async function ensureDevPki(pki: DevPki, retryOnRace: boolean): Promise<DevPki> {
@@ -131,6 +198,14 @@ function planDevPki(dir: string, options: DevPkiOptions): DevPki {
   const suffix = options.agentCnSuffix ?? "fleet.lab.internal";
   const hosts = [...new Set(options.hosts ?? ["web-01", "web-02", "db-01"])];
   const operators = [...new Set(options.operators ?? ["admin"])];
+  const serverNames = [...new Set(options.serverNames ?? [])];
+  const serverIps = [...new Set(options.serverIps ?? [])];
+  for (const name of serverNames) {
+    if (!dnsNamePattern.test(name)) throw new RangeError(`not a DNS name: "${name}"`);
+  }
+  for (const ip of serverIps) {
+    if (isIP(ip) === 0) throw new RangeError(`not an IP address: "${ip}"`);
+  }
   if (suffix === "" || suffix.startsWith(".") || suffix.endsWith(".")) {
     throw new RangeError(`agentCnSuffix must be a non-empty domain, got "${suffix}"`);
   }
@@ -150,6 +225,9 @@ function planDevPki(dir: string, options: DevPkiOptions): DevPki {
     caKeyPath: join(dir, "ca-key.pem"),
     serverCertPath: join(dir, "server.pem"),
     serverKeyPath: join(dir, "server-key.pem"),
+    serverCommonName: serverNames[0] ?? defaultServerName,
+    serverNames,
+    serverIps,
     agents: Object.fromEntries(hosts.map((host) => [host, identity("agent", host)])),
     operators: Object.fromEntries(operators.map((name) => [name, identity("operator", name)])),
   };
@@ -165,13 +243,20 @@ function planDevPki(dir: string, options: DevPkiOptions): DevPki {
 }
 
 function leavesOf(pki: DevPki): PlannedLeaf[] {
-  const client = (identity: DevPkiIdentity): PlannedLeaf => ({ ...identity, role: "client" });
+  const client = (identity: DevPkiIdentity): PlannedLeaf => ({
+    ...identity,
+    role: "client",
+    checkNames: true,
+  });
   return [
     {
       certPath: pki.serverCertPath,
       keyPath: pki.serverKeyPath,
-      commonName: serverCommonName,
+      commonName: pki.serverCommonName,
       role: "server",
+      dnsNames: pki.serverNames,
+      ipAddresses: pki.serverIps,
+      checkNames: pki.serverNames.length > 0 || pki.serverIps.length > 0,
     },
     ...Object.values(pki.agents).map(client),
     ...Object.values(pki.operators).map(client),
@@ -179,7 +264,12 @@ function leavesOf(pki: DevPki): PlannedLeaf[] {
 }
 
 function issueLeaf(ca: IssuedCertificate, leaf: PlannedLeaf): Promise<IssuedCertificate> {
-  return issueLeafCertificate(ca, { commonName: leaf.commonName, role: leaf.role });
+  return issueLeafCertificate(ca, {
+    commonName: leaf.commonName,
+    role: leaf.role,
+    ...(leaf.dnsNames ? { dnsNames: leaf.dnsNames } : {}),
+    ...(leaf.ipAddresses ? { ipAddresses: leaf.ipAddresses } : {}),
+  });
 }
 
 // An expired or mismatched CA cannot be repaired without replacing every certificate, which
@@ -206,13 +296,32 @@ async function isUsableLeaf(leaf: PlannedLeaf, caCert: X509Certificate): Promise
       cert.checkIssued(caCert) &&
       cert.verify(caCert.publicKey) &&
       Date.parse(cert.validTo) > Date.now() &&
-      cert.subject === `CN=${leaf.commonName}` &&
+      (!leaf.checkNames || (cert.subject === `CN=${leaf.commonName}` && hasNames(cert, leaf))) &&
       keyMatches(cert, keyPem)
     );
   } catch {
     // Missing, unreadable or unparsable: all mean "issue it again".
     return false;
   }
+}
+
+// Every requested SAN is present (a certificate with more names is still usable).
+function hasNames(cert: X509Certificate, leaf: PlannedLeaf): boolean {
+  const present = new Set(
+    (cert.subjectAltName ?? "").split(", ").map((entry) => {
+      const ip = /^IP Address:(.+)$/.exec(entry)?.[1];
+      return ip === undefined ? entry : `IP:${normalizeIp(ip)}`;
+    }),
+  );
+  return (
+    (leaf.dnsNames ?? []).every((name) => present.has(`DNS:${name}`)) &&
+    (leaf.ipAddresses ?? []).every((ip) => present.has(`IP:${normalizeIp(ip)}`))
+  );
+}
+
+// Node prints IPv6 SANs uncompressed; the URL parser gives one canonical form for both.
+function normalizeIp(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]`).hostname : ip;
 }
 
 function keyMatches(cert: X509Certificate, keyPem: string): boolean {
