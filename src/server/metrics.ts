@@ -84,7 +84,7 @@ export function createMetrics(): Metrics {
   });
   const events = new Counter({
     name: "nixfleet_cp_events_total",
-    help: "PostEvent verdicts by event kind and outcome (applied, duplicate, refused, notFound, not_found, shed, unavailable).",
+    help: "PostEvent verdicts by event kind and outcome (applied, duplicate, refused, not_found, shed, unavailable).",
     labelNames: ["kind", "outcome"] as const,
     registers: [registry],
   });

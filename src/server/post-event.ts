@@ -143,7 +143,8 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
       return reject(unavailable("the commit failed; retry with the same seq"), context);
     }
     const outcome = result.outcome;
-    observer?.onVerdict?.(event.kind, outcome.type);
+    // One spelling per outcome label: the lookup above reports a missing record as not_found.
+    observer?.onVerdict?.(event.kind, outcome.type === "notFound" ? "not_found" : outcome.type);
     switch (outcome.type) {
       case "applied":
       case "duplicate":

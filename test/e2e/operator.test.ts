@@ -3,6 +3,7 @@
 // Prometheus metrics that match the requests made.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
@@ -437,6 +438,34 @@ describe("operator surface", () => {
     assert.equal(value("nixfleet_cp_hosts", { rollout_id: ROLLOUT, state: "Reverted" }), 1);
     assert.equal(value("nixfleet_cp_hosts", { rollout_id: ROLLOUT, state: "Converged" }), 1);
     assert.equal(value("nixfleet_cp_reducer_batch_size_count", {}), 10);
+  });
+
+  test("every metric family served is in the README's Metrics table, with its type and labels", async () => {
+    const res = await request(server.url, pki.ca, pki.operator, {
+      path: "/metrics",
+      method: "GET",
+    });
+    const served = new Map<string, { type: string; labels: Set<string> }>();
+    for (const m of res.body.matchAll(/^# TYPE (\S+) (\S+)$/gm))
+      served.set(m[1] as string, { type: m[2] as string, labels: new Set() });
+    for (const sample of parsePrometheus(res.body)) {
+      const family = sample.name.replace(/_(bucket|sum|count)$/, "");
+      const labels = served.get(served.has(sample.name) ? sample.name : family)?.labels;
+      for (const label of Object.keys(sample.labels)) if (label !== "le") labels?.add(label);
+    }
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Metrics\n"));
+    const documented = new Map<string, { type: string; labels: string }>();
+    for (const m of section.matchAll(/^\| `(nixfleet_cp_\w+)` \| (\w+) \| ([^|]*) \|/gm))
+      documented.set(m[1] as string, { type: m[2] as string, labels: (m[3] as string).trim() });
+    assert.deepEqual([...documented.keys()].sort(), [...served.keys()].sort());
+    for (const [name, { type, labels }] of served) {
+      const doc = documented.get(name);
+      assert.equal(doc?.type, type, name);
+      // Labels seen in samples must be documented (a family with no samples yet shows none).
+      for (const label of labels)
+        assert.ok(doc?.labels.includes(`\`${label}\``), `${name} ${label}`);
+    }
   });
 
   test("health answers SERVING and /readyz 200 while running", async () => {
