@@ -218,7 +218,11 @@ export async function startService(
     initial: tls,
     apply: (m) => fleet.server.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca }),
     onReload(outcome) {
-      if (outcome.result === "unchanged") return;
+      if (outcome.result === "unchanged") {
+        // A signal deserves an answer; an unrelated file event in the directory does not.
+        if (outcome.trigger === "SIGHUP") logger.info("TLS material unchanged");
+        return;
+      }
       metrics.tlsReloads.inc({ result: outcome.result });
       if (outcome.result === "failure") {
         logger.error(
