@@ -1,6 +1,6 @@
 # services.nixfleet-cp: the NixFleet control plane's ingestion service as a hardened systemd
 # unit. Options mirror `nixfleet-cp serve` flags; the state (database, PKI) is /var/lib/nixfleet-cp.
-{ config, lib, ... }:
+{ config, lib, pkgs, ... }:
 
 let
   cfg = config.services.nixfleet-cp;
@@ -190,7 +190,7 @@ in
         WorkingDirectory = stateDir;
         ExecStart = lib.escapeShellArgs ([ "${cfg.package}/bin/nixfleet-cp" "serve" ] ++ flags);
         # SIGHUP re-reads the server certificate, key and client CA.
-        ExecReload = "/run/current-system/sw/bin/kill -HUP $MAINPID";
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         # SIGTERM drains; the process itself gives up 5 s after the shutdown timeout.
         KillSignal = "SIGTERM";
         KillMode = "mixed";
