@@ -6,8 +6,8 @@ import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const suites = process.argv.slice(2);
-const dirs = (suites.length > 0 ? suites : ["unit", "contract", "storage", "e2e"]).map((s) =>
-  join(root, "test", s),
+const dirs = (suites.length > 0 ? suites : ["unit", "contract", "storage", "e2e", "interop"]).map(
+  (s) => join(root, "test", s),
 );
 
 function collect(dir) {

@@ -11,7 +11,7 @@ import {
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createConnectHandler } from "./connect-handler.js";
 import { createEarlyShed, POST_EVENT_RPC_PATH } from "./early-shed.js";
 import { createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
 import type { Metrics } from "./metrics.js";
@@ -74,7 +74,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
   const authenticate = (req: Request): PeerIdentity | ServiceError =>
     authenticatePeer(tlsSocketOf(req as never), identity, revocations);
 
-  const connect = connectNodeAdapter({
+  const connect = createConnectHandler({
     routes: options.routes,
     interceptors: [...options.interceptors],
     readMaxBytes: options.maxMessageBytes,
@@ -127,7 +127,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       if (binds) return binding(req, res as Response);
       const route = plain.get(path);
       if (route !== undefined) return route(req, res as Response);
-      return connect(req as never, res as never);
+      return connect(req, res as Response);
     },
   );
 

@@ -5,9 +5,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import { grpcStatusFields } from "./grpc-status.js";
 import { queueFull, toConnectError, toHttpError } from "./service-error.js";
+import { respondTrailersOnly } from "./trailers-only.js";
 
 /** The Connect/gRPC path of PostEvent. */
 export const POST_EVENT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.postEvent.name}`;
@@ -30,9 +31,7 @@ export function createEarlyShed(
   const connectError = toConnectError(error);
   const connectBody = Buffer.from(errorToJsonBytes(connectError, {}));
   const connectStatus = codeToHttpStatus(Code.ResourceExhausted);
-  const trailers = new Headers();
-  setTrailerStatus(trailers, connectError);
-  const grpcHeaders = Object.fromEntries(trailers.entries());
+  const grpcStatus = grpcStatusFields(connectError);
   const http = toHttpError(error);
 
   return (req, res, binding) => {
@@ -45,9 +44,8 @@ export function createEarlyShed(
     }
     const contentType = String(req.headers["content-type"] ?? "");
     if (contentType.startsWith("application/grpc")) {
-      // Trailers-only response: the status travels in the headers, the stream ends at once.
-      res.writeHead(200, { ...grpcHeaders, "content-type": contentType });
-      res.end();
+      // Trailers-Only: the status travels in the one HEADERS frame, which ends the stream.
+      respondTrailersOnly(req, res, contentType, grpcStatus);
       return contentType.startsWith("application/grpc-web") ? "grpc-web" : "grpc";
     }
     res.writeHead(connectStatus, {

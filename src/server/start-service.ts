@@ -1,5 +1,6 @@
 // The composition root of `serve`: open and migrate the store, start the reducer, then
 // listen; and the reverse on shutdown, answering everything that was accepted.
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -74,6 +75,9 @@ export async function startService(
   let phase: Phase = "starting";
   const stopping = new AbortController();
   const streamsDone = new AbortController();
+  // Every call in flight listens on these (Connect links each call's signal to the shutdown
+  // signal and drops the listener when the call ends): many, but bounded by the streams open.
+  setMaxListeners(0, stopping.signal, streamsDone.signal);
   const metrics = createMetrics();
   metrics.tlsCertificateNotAfter.set(tls.notAfterMs / 1000);
   const health = createHealthState([["", ServingStatus.NOT_SERVING]]);

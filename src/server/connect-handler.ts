@@ -1,0 +1,139 @@
+// The Connect adapter (Connect, gRPC, gRPC-Web) as connect-node builds it, with the gRPC wire
+// made strict: grpc-message encoded as the gRPC spec says, bodiless answers as one HTTP/2
+// HEADERS frame with END_STREAM, and unknown gRPC methods answered UNIMPLEMENTED.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import {
+  type Compression,
+  type EnvelopedMessage,
+  encodeEnvelope,
+  envelopeCompress,
+  envelopeDecompress,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import {
+  type ConnectNodeAdapterOptions,
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { grpcStatusFields, respecGrpcMessage } from "./grpc-status.js";
+import { respondHeadersOnly, respondTrailersOnly } from "./trailers-only.js";
+
+type Request = IncomingMessage | Http2ServerRequest;
+
+const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
+
+/**
+ * Creates the request handler for `options.routes`, like connect-node's connectNodeAdapter
+ * (whose options it takes) but answering gRPC and gRPC-Web as strict clients expect.
+ */
+export function createConnectHandler(
+  options: ConnectNodeAdapterOptions,
+): (req: Request, res: ServerResponse) => void {
+  const router = createConnectRouter({
+    acceptCompression: [...COMPRESSIONS],
+    ...options,
+  });
+  options.routes(router);
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+
+  return (req, res) => {
+    const path = (req.url ?? "").split("?", 1)[0] ?? "";
+    const handler = handlers.get(path);
+    if (handler === undefined) return notFound(req, res, path);
+    const uReq = universalRequestFromNodeRequest(
+      req as never,
+      res as never,
+      undefined,
+      options.contextValues?.(req as never),
+    );
+    handler(uReq)
+      .then((uRes) => writeResponse(req, res, strictGrpc(uRes)))
+      .catch((reason: unknown) => {
+        // An aborted call has nobody left to answer; anything else is a bug worth a line.
+        if (ConnectError.from(reason).code === Code.Aborted) return;
+        console.error(`handler for ${path} failed`, reason);
+      });
+  };
+}
+
+/** Writes `uRes`; a response without body and trailers goes out as one HEADERS frame. */
+function writeResponse(req: Request, res: ServerResponse, uRes: UniversalServerResponse) {
+  if (uRes.body === undefined && uRes.trailer === undefined) {
+    respondHeadersOnly(req, res, uRes.status, Object.fromEntries(uRes.header?.entries() ?? []));
+    return Promise.resolve();
+  }
+  return universalResponseToNodeResponse(uRes, res as never);
+}
+
+/** A gRPC client asking for an unknown method gets UNIMPLEMENTED; anyone else a 404. */
+function notFound(req: Request, res: ServerResponse, path: string): void {
+  const contentType = String(req.headers["content-type"] ?? "");
+  req.resume();
+  if (contentType.startsWith("application/grpc")) {
+    const error = new ConnectError(`unknown method ${path}`, Code.Unimplemented);
+    respondTrailersOnly(req, res, contentType, grpcStatusFields(error));
+    return;
+  }
+  respondHeadersOnly(req, res, 404, {});
+}
+
+/**
+ * Re-encodes grpc-message in Connect's answer: in the HTTP/2 trailers for gRPC (read once the
+ * body is done, when Connect has set them), in the trailer envelope of the body for gRPC-Web.
+ */
+function strictGrpc(uRes: UniversalServerResponse): UniversalServerResponse {
+  const contentType = uRes.header?.get("content-type") ?? "";
+  if (contentType.startsWith("application/grpc-web")) {
+    if (uRes.body === undefined) return uRes;
+    const name = uRes.header?.get("grpc-encoding");
+    const compression = COMPRESSIONS.find((c) => c.name === name) ?? null;
+    return { ...uRes, body: respecTrailerEnvelope(uRes.body, compression) };
+  }
+  if (contentType.startsWith("application/grpc")) {
+    const trailer = uRes.trailer;
+    if (trailer === undefined) return uRes;
+    return {
+      status: uRes.status,
+      ...(uRes.header ? { header: uRes.header } : {}),
+      ...(uRes.body ? { body: uRes.body } : {}),
+      get trailer() {
+        return respecGrpcMessage(trailer);
+      },
+    };
+  }
+  return uRes;
+}
+
+/** Passes the body through, rewriting grpc-message in the gRPC-Web trailer envelope. */
+async function* respecTrailerEnvelope(
+  body: AsyncIterable<Uint8Array>,
+  compression: Compression | null,
+): AsyncIterable<Uint8Array> {
+  // Connect yields exactly one envelope per chunk; the trailer envelope comes last.
+  for await (const chunk of body) {
+    const flags = chunk[0] ?? 0;
+    if ((flags & trailerFlag) === 0 || chunk.length < 5) {
+      yield chunk;
+      continue;
+    }
+    let envelope: EnvelopedMessage = { flags, data: chunk.subarray(5) };
+    const compressed = (flags & 0b1) !== 0;
+    if (compressed) {
+      if (compression === null) {
+        yield chunk;
+        continue;
+      }
+      envelope = await envelopeDecompress(envelope, compression, Number.MAX_SAFE_INTEGER);
+    }
+    const trailer = respecGrpcMessage(trailerParse(envelope.data));
+    envelope = { flags: envelope.flags, data: trailerSerialize(trailer) };
+    if (compressed && compression !== null)
+      envelope = await envelopeCompress(envelope, compression, 0);
+    yield encodeEnvelope(envelope.flags, envelope.data);
+  }
+}
