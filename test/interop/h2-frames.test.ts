@@ -5,14 +5,8 @@
 import assert from "node:assert/strict";
 import { constants, connect as http2Connect } from "node:http2";
 import { after, before, describe, test } from "node:test";
-import { create } from "@bufbuild/protobuf";
-import {
-  AgentEventsService,
-  PostEventRequestSchema,
-} from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import {
   cleanup,
-  client,
   makeTestPki,
   openTestRollout,
   startTestServer,
@@ -20,36 +14,7 @@ import {
   type TestServer,
 } from "../e2e/harness.js";
 import { FLAG, FRAME, type Frame, describe as frameText, openRawH2, type RawH2 } from "./raw-h2.js";
-
-const POST_EVENT = "/nixfleet.agent.v1.AgentEventsService/PostEvent";
-
-/** A protobuf field: a varint, or length-delimited bytes. */
-function field(number: number, value: number | Buffer): Buffer {
-  const varint = (n: number) => {
-    const out: number[] = [];
-    for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
-    out.push(n);
-    return Buffer.from(out);
-  };
-  if (typeof value === "number") return Buffer.concat([varint(number << 3), varint(value)]);
-  return Buffer.concat([varint((number << 3) | 2), varint(value.length), value]);
-}
-
-/** A gRPC length-prefixed PostEventRequest (a DispatchAck), encoded by hand. */
-function postEventFrame(hostname: string, rolloutId: string, seq: number): Buffer {
-  const dispatchAck = Buffer.concat([
-    field(1, Buffer.from("prev")),
-    field(2, field(1, 1778894821)),
-  ]);
-  const message = Buffer.concat([
-    field(1, Buffer.from(hostname)),
-    field(2, Buffer.from(rolloutId)),
-    field(3, Buffer.concat([field(1, seq), field(2, dispatchAck)])),
-  ]);
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(message.length, 1);
-  return Buffer.concat([prefix, message]);
-}
+import { fillChannel, POST_EVENT, postEventFrame } from "./wire.js";
 
 function requestHeaders(port: number, path: string, contentType: string): [string, string][] {
   return [
@@ -95,30 +60,7 @@ describe("HTTP/2 frames of gRPC answers", () => {
 
   test("the shed answer is exactly one HEADERS frame with END_STREAM, gRPC and gRPC-Web", async () => {
     // One event in the (slowed) reducer and one waiting fill the channel of one.
-    for (const host of ["h1", "h2"]) {
-      void client(AgentEventsService, server.url, pki.ca, pki.agent(host))
-        .postEvent(
-          create(PostEventRequestSchema, {
-            hostname: host,
-            rolloutId: "frames@01",
-            event: {
-              seq: 1n,
-              kind: {
-                case: "dispatchAck",
-                value: { currentClosureAtDispatch: "prev", receivedAt: { seconds: 1778894821n } },
-              },
-            },
-          }),
-        )
-        .catch(() => {});
-    }
-    const depth = server.service.metrics.registry.getSingleMetric("nixfleet_cp_channel_depth");
-    let queued = 0;
-    for (let i = 0; i < 100 && queued < 1; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      queued = (await depth?.get())?.values[0]?.value ?? 0;
-    }
-    assert.equal(queued, 1, "the channel did not fill");
+    await fillChannel(server, pki, "frames@01", ["h1", "h2"], 1);
     const port = server.service.port;
     const body = postEventFrame("h1", "frames@01", 7);
     raw.request(1, requestHeaders(port, POST_EVENT, "application/grpc"), body);
