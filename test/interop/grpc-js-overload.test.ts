@@ -86,15 +86,20 @@ describe("grpc-js under overload and shutdown", () => {
   });
 
   test("while draining: UNAVAILABLE with the hint on an open connection; the accepted event is answered", async () => {
-    await withServer(["--debug-reducer-delay-ms", "1500"], async (server, pki) => {
+    await withServer(["--debug-reducer-delay-ms", "2500"], async (server, pki) => {
       await openTestRollout(server, "drain@03", ["h1", "h2"]);
       const h1 = agentClient(server.service.port, pki, pki.agent("h1"));
       const h2 = agentClient(server.service.port, pki, pki.agent("h2"));
       const operator = rolloutClient(server.service.port, pki, pki.operator);
       try {
         // Open the connections first: new ones are refused once draining.
-        const warm = await failure(h2.unary("postEvent")(eventRequest("h2", "nope@01", 1)));
-        assert.equal(warm.code, status.NOT_FOUND);
+        for (const [host, c] of [
+          ["h1", h1],
+          ["h2", h2],
+        ] as const) {
+          const warm = await failure(c.unary("postEvent")(eventRequest(host, "nope@01", 1)));
+          assert.equal(warm.code, status.NOT_FOUND);
+        }
         const watch = operator.stream("watchRollout", { rolloutId: "drain@03" });
         const watchEnd = new Promise<number>((resolve) => {
           watch.on("data", () => {});
@@ -102,7 +107,8 @@ describe("grpc-js under overload and shutdown", () => {
           watch.on("error", () => {});
         });
         const accepted = h1.unary("postEvent")(eventRequest("h1", "drain@03", 1));
-        await new Promise((r) => setTimeout(r, 100));
+        // Let it reach the (slowed) reducer before the drain starts.
+        await new Promise((r) => setTimeout(r, 300));
         const stopping = server.service.shutdown();
         const error = await failure(h2.unary("postEvent")(eventRequest("h2", "drain@03", 1)));
         assertSlowDown(error, status.UNAVAILABLE);

@@ -22,17 +22,31 @@ function field(number: number, value: number | Buffer): Buffer {
   return Buffer.concat([varint((number << 3) | 2), varint(value.length), value]);
 }
 
-/** A gRPC length-prefixed PostEventRequest carrying a DispatchAck, encoded by hand. */
-export function postEventFrame(hostname: string, rolloutId: string, seq: number): Buffer {
-  const dispatchAck = Buffer.concat([
-    field(1, Buffer.from("prev")),
-    field(2, field(1, 1778894821)),
-  ]);
-  const message = Buffer.concat([
+/**
+ * A serialized PostEventRequest, encoded by hand: a DispatchAck for seq 1, an
+ * ActivationStarted for any other seq.
+ */
+export function postEventMessage(hostname: string, rolloutId: string, seq: number): Buffer {
+  const kind =
+    seq === 1
+      ? field(2, Buffer.concat([field(1, Buffer.from("prev")), field(2, field(1, 1778894821))]))
+      : field(
+          3,
+          Buffer.concat([
+            field(1, field(1, 1778894821 + seq)),
+            field(2, Buffer.from("systemd-run")),
+          ]),
+        );
+  return Buffer.concat([
     field(1, Buffer.from(hostname)),
     field(2, Buffer.from(rolloutId)),
-    field(3, Buffer.concat([field(1, seq), field(2, dispatchAck)])),
+    field(3, Buffer.concat([field(1, seq), kind])),
   ]);
+}
+
+/** The same, length-prefixed as one gRPC message. */
+export function postEventFrame(hostname: string, rolloutId: string, seq: number): Buffer {
+  const message = postEventMessage(hostname, rolloutId, seq);
   const prefix = Buffer.alloc(5);
   prefix.writeUInt32BE(message.length, 1);
   return Buffer.concat([prefix, message]);
