@@ -86,6 +86,18 @@ describe("grpc-js: every answer of PostEvent and RolloutService", () => {
     }
   });
 
+  test("RESOURCE_EXHAUSTED: a message over --max-message-bytes, refused before it is read", async () => {
+    const request = eventRequest("h2", "interop@01", 1);
+    const event = request["event"] as Message;
+    const big = {
+      ...request,
+      event: { ...event, dispatchAck: { currentClosureAtDispatch: "x".repeat(1_100_000) } },
+    };
+    const error = await failure(agent("h2").unary("postEvent")(big));
+    assert.equal(error.code, status.RESOURCE_EXHAUSTED, `${status[error.code]}: ${error.details}`);
+    assert.doesNotMatch(error.details, ESCAPE);
+  });
+
   test("UNAUTHENTICATED: a revoked certificate", async () => {
     const revoked = agentClient(server.service.port, pki, pki.oldWeb01);
     clients.push(revoked);
