@@ -44,20 +44,31 @@ export function createConnectHandler(
   return (req, res) => {
     const path = (req.url ?? "").split("?", 1)[0] ?? "";
     const handler = handlers.get(path);
-    if (handler === undefined) return notFound(req, res, path);
-    const uReq = universalRequestFromNodeRequest(
-      req as never,
-      res as never,
-      undefined,
-      options.contextValues?.(req as never),
-    );
-    handler(uReq)
-      .then((uRes) => writeResponse(req, res, strictGrpc(uRes)))
-      .catch((reason: unknown) => {
-        // An aborted call has nobody left to answer; anything else is a bug worth a line.
-        if (ConnectError.from(reason).code === Code.Aborted) return;
-        console.error(`handler for ${path} failed`, reason);
-      });
+    if (handler === undefined) {
+      req.resume();
+      const error = new ConnectError(`unknown method ${path}`, Code.Unimplemented);
+      return answerError(req, res, error, 404);
+    }
+    const fail = (reason: unknown): void => {
+      // An aborted call has nobody left to answer; anything else is a bug worth a line, and
+      // whoever still waits gets an answer rather than a stream that never ends.
+      if (ConnectError.from(reason).code === Code.Aborted) return;
+      console.error(`handler for ${path} failed`, reason);
+      answerError(req, res, new ConnectError("internal error", Code.Internal), 500);
+    };
+    try {
+      const uReq = universalRequestFromNodeRequest(
+        req as never,
+        res as never,
+        undefined,
+        options.contextValues?.(req as never),
+      );
+      handler(uReq)
+        .then((uRes) => writeResponse(req, res, strictGrpc(uRes)))
+        .catch(fail);
+    } catch (error) {
+      fail(error);
+    }
   };
 }
 
@@ -70,16 +81,20 @@ function writeResponse(req: Request, res: ServerResponse, uRes: UniversalServerR
   return universalResponseToNodeResponse(uRes, res as never);
 }
 
-/** A gRPC client asking for an unknown method gets UNIMPLEMENTED; anyone else a 404. */
-function notFound(req: Request, res: ServerResponse, path: string): void {
+/**
+ * Answers `error` without a body, unless an answer has begun: Trailers-Only to a gRPC or
+ * gRPC-Web client, `httpStatus` to anyone else.
+ */
+function answerError(
+  req: Request,
+  res: ServerResponse,
+  error: ConnectError,
+  httpStatus: number,
+): void {
   const contentType = String(req.headers["content-type"] ?? "");
-  req.resume();
-  if (contentType.startsWith("application/grpc")) {
-    const error = new ConnectError(`unknown method ${path}`, Code.Unimplemented);
+  if (contentType.startsWith("application/grpc"))
     respondTrailersOnly(req, res, contentType, grpcStatusFields(error));
-    return;
-  }
-  respondHeadersOnly(req, res, 404, {});
+  else respondHeadersOnly(req, res, httpStatus, {});
 }
 
 /**

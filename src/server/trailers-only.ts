@@ -8,7 +8,7 @@ import type { Http2ServerRequest, OutgoingHttpHeaders } from "node:http2";
  * compatibility API's writeHead + end sends HEADERS and then an empty DATA frame carrying
  * END_STREAM, which breaks a gRPC Trailers-Only response (Python grpcio reports UNKNOWN "Stream
  * removed", @grpc/grpc-js INTERNAL "RST_STREAM with code 0"). On HTTP/1.1 (gRPC-Web) the same
- * headers go out with `content-length: 0`.
+ * headers go out with `content-length: 0`. Does nothing once an answer has begun.
  */
 export function respondHeadersOnly(
   req: IncomingMessage | Http2ServerRequest,
@@ -22,6 +22,7 @@ export function respondHeadersOnly(
     stream.respond({ ":status": status, ...headers }, { endStream: true });
     return;
   }
+  if (res.headersSent || res.writableEnded) return;
   res.writeHead(status, { ...headers, "content-length": "0" });
   res.end();
 }
