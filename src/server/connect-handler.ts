@@ -143,7 +143,8 @@ async function* respecTrailerEnvelope(
         yield chunk;
         continue;
       }
-      envelope = await envelopeDecompress(envelope, compression, Number.MAX_SAFE_INTEGER);
+      // Our own output, so no tighter bound than zlib's largest is needed.
+      envelope = await envelopeDecompress(envelope, compression, 0xffffffff);
     }
     const trailer = respecGrpcMessage(trailerParse(envelope.data));
     envelope = { flags: envelope.flags, data: trailerSerialize(trailer) };

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { after, before, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import {
   cleanup,
   type Identity,
@@ -39,11 +40,13 @@ function call(
   pki: TestPki,
   identity: Identity,
   body: Buffer,
+  acceptGzip = false,
 ): Promise<RawResponse> {
   const headers = {
     "content-type": "application/grpc-web+proto",
     "x-grpc-web": "1",
     accept: "application/grpc-web+proto",
+    ...(acceptGzip ? { "grpc-accept-encoding": "gzip" } : {}),
   };
   const tls = { ca: pki.ca, cert: identity.cert, key: identity.key, servername: "localhost" };
   return new Promise((resolve, reject) => {
@@ -130,12 +133,14 @@ function parseGrpcWeb(response: RawResponse): GrpcWebAnswer {
     const flags = response.body[at] as number;
     const length = response.body.readUInt32BE(at + 1);
     assert.ok(at + 5 + length <= response.body.length, "truncated envelope");
-    const data = response.body.subarray(at + 5, at + 5 + length);
-    if (flags === 0x80) trailer = data;
-    else {
-      assert.equal(flags, 0x00, `unexpected envelope flags 0x${flags.toString(16)}`);
-      messages.push(data);
+    let data = response.body.subarray(at + 5, at + 5 + length);
+    assert.ok([0x00, 0x01, 0x80, 0x81].includes(flags), `envelope flags 0x${flags.toString(16)}`);
+    if (flags & 0x01) {
+      assert.equal(response.headers["grpc-encoding"], "gzip", "compressed without grpc-encoding");
+      data = gunzipSync(data);
     }
+    if (flags & 0x80) trailer = data;
+    else messages.push(data);
     at += 5 + length;
   }
   const trailersOnly = response.body.length === 0;
@@ -226,6 +231,26 @@ describe("gRPC-Web through a strict parser", () => {
         assert.equal(answer.code, 3, `${transport}: ${answer.message}`);
         assert.ok(answer.message.includes(expected), `${transport}: ${answer.message}`);
       }
+    }
+  });
+
+  test("a compressed trailer envelope (over 1 KiB, client accepts gzip) is re-encoded too", async () => {
+    // Messages are bounded, but each 'é' takes six bytes on the wire: over 1 KiB in all.
+    const rolloutId = `${"é".repeat(200)}@1`;
+    for (const transport of TRANSPORTS) {
+      const response = await call(
+        transport,
+        server.service.port,
+        pki,
+        pki.agent("h3"),
+        postEventFrame("h3", rolloutId, 1),
+        true,
+      );
+      const envelopeFlags = response.body[0];
+      assert.equal(envelopeFlags, 0x81, "the trailer envelope is compressed");
+      const answer = parseGrpcWeb(response);
+      assert.equal(answer.code, 3, `${transport}: ${answer.message}`);
+      assert.ok(answer.message.includes(`got "${rolloutId}"`), answer.message);
     }
   });
 
