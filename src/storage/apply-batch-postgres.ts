@@ -1,5 +1,5 @@
 // The PostgreSQL batch writer: one pooled client and one transaction per batch, a constant
-// number of round trips whatever the batch size (lock+load, events, derived rows, records).
+// number of round trips whatever the batch size (lock+load, records, events, derived rows).
 // Statements are unnamed on purpose: a named statement switches to a generic plan after
 // five runs, and one made while the tables were small (a seq scan) got slower with every
 // batch (5 ms to 240 ms per lock query over 32 batches of 512); planning costs ~0.3 ms.
@@ -118,9 +118,6 @@ async function applyIn(
   const plan = planBatch(items, now, (rolloutId, hostname) =>
     locked.get(recordKey(rolloutId, hostname)),
   );
-  const ids = await insertEvents(client, plan.events, now);
-  await insertQuarantines(client, plan.events, ids, now);
-  await insertProbeFailures(client, plan.events, ids);
   if (plan.records.length > 0) {
     const rows = plan.records.map(recordToRow);
     const result = await client.query({
@@ -131,6 +128,12 @@ async function applyIn(
       throw new Error(`updated ${result.rowCount} of ${rows.length} records`);
     }
   }
+  // The event insert takes the log's commit-order lock (migration 0004) and holds it until
+  // the commit, so it comes last: the records are written before, the derived rows that
+  // need the ids after.
+  const ids = await insertEvents(client, plan.events, now);
+  await insertQuarantines(client, plan.events, ids, now);
+  await insertProbeFailures(client, plan.events, ids);
   return finishOutcomes(plan.outcomes, ids);
 }
 

@@ -1,5 +1,7 @@
 // Reads the event log of a rollout (optionally one host) in id order, after a cursor: the
-// audit trail, the replay source and what a watcher tails.
+// audit trail, the replay source and what a watcher tails. Id order is commit order on both
+// dialects (SQLite has one writer; on PostgreSQL migration 0004 serializes id allocation),
+// so "id > cursor" never skips an event that commits later.
 import type { RemoteEvent } from "../core/event.js";
 import type { Instant } from "../core/instant.js";
 import type { Queryable } from "./in-transaction.js";
@@ -50,4 +52,14 @@ export async function listEvents(db: Queryable, query: EventQuery): Promise<Logg
     event: JSON.parse(row.payload) as RemoteEvent,
     signature: row.signature === null ? null : new Uint8Array(row.signature),
   }));
+}
+
+/** The highest event-log id of a rollout, 0 when it has no events yet. */
+export async function lastEventId(db: Queryable, rolloutId: string): Promise<number> {
+  const row = await db
+    .selectFrom("event_log")
+    .select((eb) => eb.fn.max("id").as("id"))
+    .where("rollout_id", "=", rolloutId)
+    .executeTakeFirst();
+  return row?.id === null || row?.id === undefined ? 0 : toNumber(row.id);
 }
