@@ -19,6 +19,12 @@ export interface WatchHub {
   publish(change: HostChange): void;
   /** Listens to one rollout's changes; returns the function that stops listening. */
   subscribe(rolloutId: string, listener: (change: HostChange) => void): () => void;
+  /**
+   * Resolves once every change of a subscribed rollout that commits from now on will be
+   * published; rejects when that cannot be promised (the store is unreachable). Read the
+   * snapshot a watch starts with only after it. The in-process hub is always ready.
+   */
+  ready(rolloutId: string): Promise<void>;
   /** Number of open subscriptions. */
   readonly size: number;
 }
@@ -46,6 +52,7 @@ export function createWatchHub(): WatchHub {
         if (listeners.size === 0) byRollout.delete(rolloutId);
       };
     },
+    ready: () => Promise.resolve(),
     get size() {
       return size;
     },

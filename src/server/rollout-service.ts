@@ -91,7 +91,7 @@ function decodeToken(token: string, filter: RecordFilter): RecordKey | undefined
   return parsed.a;
 }
 
-/** Implements RolloutService over the store and the in-process watch hub. */
+/** Implements RolloutService over the store and the watch hub. */
 export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<typeof RolloutService> {
   const { database, hub, clock, stopping } = deps;
   const db = database.db;
@@ -220,6 +220,14 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
     context.signal.addEventListener("abort", onAbort);
     stopping.addEventListener("abort", onAbort);
     try {
+      // On PostgreSQL the hub follows the shared log: read the snapshot only once it does.
+      await hub.ready(id).catch(() =>
+        fail(
+          serviceError("unavailable", "cannot follow the rollout's changes right now; retry", {
+            retryAfterSeconds: 1,
+          }),
+        ),
+      );
       const seqs = new Map<string, number>();
       let after: RecordKey | undefined;
       let count = 0;

@@ -14,12 +14,14 @@ import type { ServiceConfig } from "../config/service-config.js";
 import { type Instant, instantFromEpochNanos } from "../core/instant.js";
 import { createBoundedChannel } from "../runtime/bounded-channel.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
+import { createFollowedWatchHub } from "../runtime/followed-watch-hub.js";
 import { cachedLookup, createRecordHeadCache } from "../runtime/record-head-cache.js";
 import { type PendingItem, startReducer } from "../runtime/reducer.js";
 import { createWatchHub } from "../runtime/watch-hub.js";
 import { type BatchItem, type BatchOutcome, createBatchApplier } from "../storage/apply-batch.js";
 import { countHostsByState } from "../storage/count-hosts.js";
 import { createDatabase, type Database } from "../storage/database.js";
+import { listenForLogCommits } from "../storage/log-commit-listener.js";
 import { migrateToLatest } from "../storage/migrate.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
 import { upsertRevocations } from "../storage/revocations.js";
@@ -109,7 +111,26 @@ export async function startService(
     config.channelCapacity,
   );
   const applier = createBatchApplier(database);
-  const hub = createWatchHub();
+  // SQLite: this process is the only writer, so the reducer publishes its own commits. On
+  // PostgreSQL every replica commits: the hub follows the shared log instead, woken by the
+  // reducer after a local batch and by one LISTEN connection for everyone else's.
+  const follower =
+    database.kind === "postgres"
+      ? createFollowedWatchHub({
+          db: database.db,
+          onError: (error, rolloutId) =>
+            logger.error({ err: error, rolloutId }, "watch could not follow the event log"),
+        })
+      : undefined;
+  const hub = follower ?? createWatchHub();
+  const listener =
+    database.kind === "postgres" && follower !== undefined
+      ? listenForLogCommits(database, {
+          onCommit: () => follower.poke(),
+          onError: (error) =>
+            logger.warn({ err: error }, "event-log LISTEN connection lost; reconnecting"),
+        })
+      : undefined;
   const readHead = createRecordHeadLookup(database);
   // Only with SQLite is this process the one writer, so only then is a cached head exact;
   // on PostgreSQL other replicas commit too and the lookup reads the database.
@@ -126,7 +147,8 @@ export async function startService(
       if (report.failed) metrics.batchFailures.inc();
     },
     onCommitted(items, outcomes) {
-      const watched = hub.size > 0;
+      if (follower !== undefined && hub.size > 0) follower.poke();
+      const watched = follower === undefined && hub.size > 0;
       if (heads === undefined && !watched) return;
       outcomes.forEach((outcome, i) => {
         if (outcome.type === "notFound") return;
@@ -277,6 +299,10 @@ export async function startService(
     // then end what still streams (watches).
     await new Promise((resolve) => setImmediate(resolve));
     streamsDone.abort();
+    // Before waiting for connections: a watch still waiting for its rollout to be followed
+    // is refused now rather than held until the timeout.
+    await listener?.close();
+    await follower?.close();
     await fleet.closeConnections(config.shutdownTimeoutMs);
     revocations.close();
     tlsReloader.close();
