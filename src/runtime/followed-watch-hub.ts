@@ -93,12 +93,16 @@ export function createFollowedWatchHub(options: FollowedWatchHubOptions): Follow
   }
 
   /**
-   * Applies the rollout's new log events and publishes their transitions. When one does not
-   * replay (a bug), drops the state, so the next read reloads it, and throws.
+   * Applies the rollout's new log events and publishes their transitions. An event that does
+   * not replay (a bug) is reported and the rollout reloaded at once: the changes up to the
+   * reload are then folded into the reloaded records, unpublished.
    */
-  async function catchUp(rolloutId: string, entry: Followed, state: FollowState): Promise<void> {
+  async function catchUp(rolloutId: string, entry: Followed): Promise<void> {
     for (;;) {
+      const state = entry.state;
+      if (state === undefined) return;
       const events = await listEvents(db, { rolloutId, afterId: state.cursor, limit: pageSize });
+      let reload: Error | undefined;
       for (const e of events) {
         if (followed.get(rolloutId) !== entry || entry.state !== state) return;
         state.cursor = e.id;
@@ -106,10 +110,10 @@ export function createFollowedWatchHub(options: FollowedWatchHubOptions): Follow
         if (before === undefined || e.seq <= before.lastEventSeq) continue;
         const result = step(before, e.event, e.recordedAt, state.policy);
         if (!result.ok) {
-          entry.state = undefined;
-          throw new Error(
-            `event ${e.id} (${e.hostname} seq ${e.seq}) does not replay (${result.error.type}); reloading the rollout, watchers may miss changes`,
+          reload = new Error(
+            `event ${e.id} (${e.hostname} seq ${e.seq}) does not replay (${result.error.type}); the rollout was reloaded and its watchers may have missed changes`,
           );
+          break;
         }
         state.records.set(e.hostname, result.record);
         for (const effect of result.effects) {
@@ -125,8 +129,20 @@ export function createFollowedWatchHub(options: FollowedWatchHubOptions): Follow
           });
         }
       }
-      if (events.length < pageSize) return;
+      if (reload !== undefined) {
+        entry.state = undefined; // if the reload fails, the retry loads it
+        entry.state = await loadOrThrow(rolloutId);
+        onError(reload, rolloutId);
+      } else if (events.length < pageSize) {
+        return;
+      }
     }
+  }
+
+  async function loadOrThrow(rolloutId: string): Promise<FollowState> {
+    const state = await load(rolloutId);
+    if (state === undefined) throw new Error(`no rollout "${rolloutId}"`);
+    return state;
   }
 
   async function drain(): Promise<void> {
@@ -137,15 +153,11 @@ export function createFollowedWatchHub(options: FollowedWatchHubOptions): Follow
         if (closed) return;
         try {
           if (entry.state === undefined) {
-            const state = await load(rolloutId);
-            if (state === undefined) throw new Error(`no rollout "${rolloutId}"`);
-            entry.state = state;
-            if (!entry.loaded) {
-              entry.loaded = true;
-              entry.resolve();
-            }
+            entry.state = await loadOrThrow(rolloutId);
+            entry.loaded = true;
+            entry.resolve();
           }
-          await catchUp(rolloutId, entry, entry.state);
+          await catchUp(rolloutId, entry);
         } catch (error) {
           onError(error, rolloutId);
           if (!entry.loaded) {
