@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
+import { migrationProvider } from "../../src/storage/migrate.js";
 
 const BIN = new URL("../../bin/nixfleet-cp", import.meta.url).pathname;
 
@@ -267,8 +268,9 @@ describe("nixfleet-cp pki init and migrate", () => {
     const db = join(dir, "db", "cp.sqlite");
     const first = await cli(["migrate", "--db", db]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied 1 migration/);
-    assert.match(first.stdout, /^ {2}0001-initial$/m);
+    const names = Object.keys(await migrationProvider("sqlite").getMigrations()).sort();
+    assert.match(first.stdout, new RegExp(`applied ${names.length} migration`));
+    for (const name of names) assert.match(first.stdout, new RegExp(`^ {2}${name}$`, "m"));
     const raw = new BetterSqlite3(db, { readonly: true });
     const tables = raw
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -285,9 +287,12 @@ describe("nixfleet-cp pki init and migrate", () => {
 
   test("migrate --down reverts the latest migration, and says so when none is left", async () => {
     const db = join(dir, "db", "cp.sqlite");
-    const down = await cli(["migrate", "--db", db, "--down", "--json"]);
-    assert.equal(down.code, 0, down.stderr);
-    assert.deepEqual(JSON.parse(down.stdout), { database: db, reverted: "0001-initial" });
+    const names = Object.keys(await migrationProvider("sqlite").getMigrations()).sort();
+    for (const name of names.reverse()) {
+      const down = await cli(["migrate", "--db", db, "--down", "--json"]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(JSON.parse(down.stdout), { database: db, reverted: name });
+    }
     const none = await cli(["migrate", "--db", db, "--down"]);
     assert.equal(none.code, 0, none.stderr);
     assert.match(none.stdout, /no migration to revert/);
