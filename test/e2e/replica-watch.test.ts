@@ -288,7 +288,8 @@ describe("one watch across two replicas on PostgreSQL", () => {
       const waiting = async (locktype: string) =>
         (
           await db.query<{ n: number }>(
-            "select count(*)::int as n from pg_locks where not granted and locktype = $1",
+            `select count(*)::int as n from pg_locks where not granted and locktype = $1
+               and database = (select oid from pg_database where datname = current_database())`,
             [locktype],
           )
         ).rows[0]!.n > 0;
@@ -317,5 +318,18 @@ describe("one watch across two replicas on PostgreSQL", () => {
       all.events.map((e) => `${e.hostname}#${e.seq}@${e.id}`),
       "the follower saw every event once, in id order",
     );
+  });
+
+  test("shutting a replica down closes its LISTEN connection", async () => {
+    const count = async () =>
+      (
+        await db.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where application_name = $1 and datname = current_database()",
+          [LISTENER_APPLICATION_NAME],
+        )
+      ).rows[0]!.n;
+    assert.equal(await count(), 2);
+    await b.service.shutdown();
+    await waitFor("B's LISTEN connection is gone", 5000, async () => (await count()) === 1);
   });
 });
