@@ -123,7 +123,7 @@ export async function startService(
         })
       : undefined;
   const hub = follower ?? createWatchHub();
-  const listener =
+  const logCommits =
     database.kind === "postgres" && follower !== undefined
       ? listenForLogCommits(database, {
           onCommit: () => follower.poke(),
@@ -301,7 +301,7 @@ export async function startService(
     streamsDone.abort();
     // Before waiting for connections: a watch still waiting for its rollout to be followed
     // is refused now rather than held until the timeout.
-    await listener?.close();
+    await logCommits?.close();
     await follower?.close();
     await fleet.closeConnections(config.shutdownTimeoutMs);
     revocations.close();
