@@ -1,8 +1,10 @@
 // Runs the test suites with node:test through tsx over explicit files (node 20 silently runs
-// nothing when given a directory or quoted glob), and fails when no test file is found.
-import { execSync, spawnSync } from "node:child_process";
+// nothing when given a directory or quoted glob), and fails when no test file is found. Global
+// setup: one PostgreSQL for the whole run, NIXFLEET_CP_TEST_PG or an embedded one started here.
+import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { register } from "tsx/esm/api";
 
 const root = new URL("..", import.meta.url).pathname;
 const suites = process.argv.slice(2);
@@ -31,29 +33,34 @@ if (files.length === 0) {
   console.error(`no test files under ${dirs.map((d) => relative(root, d)).join(", ")}`);
   process.exit(1);
 }
-// The storage and e2e suites need PostgreSQL on 127.0.0.1:5432 (NIXFLEET_CP_TEST_PG). On a
-// machine where it is installed but stopped, start it, as .ci/run does; the suites fail,
-// never skip, when it stays unreachable.
-function postgresUp() {
-  try {
-    execSync("pg_isready -q -h 127.0.0.1 -p 5432", { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-if (files.some((f) => /test\/(storage|e2e)\//.test(f)) && !postgresUp()) {
-  try {
-    const version = execSync("ls /etc/postgresql", { encoding: "utf8" }).split("\n")[0];
-    execSync(`pg_ctlcluster --skip-systemctl-redirect ${version} main start`, { stdio: "inherit" });
-  } catch {
-    console.error("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started");
+
+// The storage and e2e suites need PostgreSQL. Without NIXFLEET_CP_TEST_PG, one embedded
+// cluster serves every test process of this run (a test file run on its own starts its own).
+register();
+const { TEST_PG_VARIABLE, startEmbeddedPostgres } = await import("../test/test-postgres.ts");
+let cluster;
+if (files.some((f) => /^test\/(storage|e2e)\//.test(f))) {
+  const given = process.env[TEST_PG_VARIABLE];
+  if (given !== undefined && given !== "") {
+    console.error(`test PostgreSQL: ${TEST_PG_VARIABLE}=${given}`);
+  } else {
+    const started = Date.now();
+    cluster = await startEmbeddedPostgres();
+    process.env[TEST_PG_VARIABLE] = cluster.url;
+    console.error(
+      `test PostgreSQL: embedded, ${cluster.url} (started in ${Date.now() - started} ms, data in ${cluster.dir})`,
+    );
   }
 }
 
-const result = spawnSync(
+const child = spawn(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
   { cwd: root, stdio: "inherit" },
 );
-process.exit(result.status ?? 1);
+// A signal to this process alone still ends the tests (Ctrl-C reaches the whole group); the
+// embedded cluster stops on exit either way (test/test-postgres.ts).
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+const status = await new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+await cluster?.stop();
+process.exit(status);

@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { getRecord } from "../../src/storage/get-record.js";
 import { listEvents } from "../../src/storage/list-events.js";
+import { testPostgresUrl } from "../test-postgres.js";
 import { streamBody } from "./agent-stream.js";
 import {
   cleanup,
@@ -17,20 +18,20 @@ import {
   type TestServer,
 } from "./harness.js";
 
-const ADMIN_URL = process.env["NIXFLEET_CP_TEST_PG"] ?? "postgres://root@127.0.0.1:5432/test";
-
 describe("two replicas on one PostgreSQL database", () => {
   let pki: TestPki;
   let a: TestServer;
   let b: TestServer;
   const dbName = `nixfleet_e2e_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  let admin: pg.Client;
 
   before(async () => {
-    // Fails (never skips) when PostgreSQL is down: CI starts it.
+    // Fails (never skips) when PostgreSQL is unreachable.
+    const adminUrl = await testPostgresUrl();
+    admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
     await admin.query(`create database ${dbName}`);
-    const url = new URL(ADMIN_URL);
+    const url = new URL(adminUrl);
     url.pathname = `/${dbName}`;
     pki = await makeTestPki();
     a = await startTestServer(pki, ["--db", url.toString()]);
@@ -40,8 +41,8 @@ describe("two replicas on one PostgreSQL database", () => {
   after(async () => {
     await a?.service.shutdown();
     await b?.service.shutdown();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await admin?.query(`drop database if exists ${dbName} with (force)`);
+    await admin?.end();
     cleanup(pki);
   });
 

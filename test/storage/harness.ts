@@ -1,5 +1,6 @@
 // Runs each storage test on both dialects: a SQLite temp file and a fresh PostgreSQL schema.
-// PostgreSQL being unreachable fails the test (CI must not quietly lose half the suite).
+// PostgreSQL is NIXFLEET_CP_TEST_PG or an embedded one (test/test-postgres.ts); being
+// unreachable fails the test (CI must not quietly lose half the suite).
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,9 +9,10 @@ import pg from "pg";
 import { createDatabase, type Database } from "../../src/storage/database.js";
 import { migrateToLatest } from "../../src/storage/migrate.js";
 import type { DialectKind } from "../../src/storage/schema.js";
+import { testPostgresUrl } from "../test-postgres.js";
 
-/** The PostgreSQL the suite runs against. */
-export const PG_URL = process.env["NIXFLEET_TEST_PG_URL"] ?? "postgres://root@127.0.0.1:5432/test";
+/** The PostgreSQL the suite runs against (a superuser's URL). */
+export const PG_URL = await testPostgresUrl();
 
 /** One isolated store for one test. */
 export interface TestStore {
