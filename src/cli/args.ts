@@ -1,6 +1,7 @@
 // Parses a subcommand's arguments against its FlagSpecs, with environment fallbacks, turning
-// every mistake into a UsageError so the caller exits 2 with that command's help.
+// every mistake into a one-line UsageError so the caller exits 2 pointing at that command's help.
 import { parseArgs } from "node:util";
+import { describeFlagMistake } from "../config/flag-mistake.js";
 import type { FlagSpecs } from "./flags.js";
 import { UsageError } from "./usage.js";
 
@@ -36,7 +37,7 @@ export function parseCommandArgs(
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError((error as Error).message, command);
+    throw new UsageError(describeFlagMistake(error, Object.keys(specs)), command);
   }
   const missing = positionals.slice(parsed.positionals.length);
   if (missing.length > 0) throw new UsageError(`missing <${missing.join("> <")}>`, command);

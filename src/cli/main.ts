@@ -1,6 +1,8 @@
 // nixfleet-cp command line: dispatches commands and subcommands; exit codes 0 ok, 1 failure,
-// 2 usage (with the relevant help on stderr).
+// 2 usage (one line naming the mistake, and where the help is).
+import { closest } from "../config/flag-mistake.js";
 import { ConfigError } from "../config/service-config.js";
+import { VERSION } from "../config/version.js";
 import { UsageError, usage } from "./usage.js";
 
 type Command = (argv: readonly string[]) => Promise<void>;
@@ -35,14 +37,28 @@ let helpKey: string | undefined;
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === undefined || isHelp(command)) {
+  if (command === undefined) {
+    // Nothing asked, nothing done: the usage, as a mistake, so scripts notice.
+    process.stderr.write(usage());
+    process.exitCode = 2;
+    return;
+  }
+  if (isHelp(command)) {
     process.stdout.write(usage());
+    return;
+  }
+  if (command === "--version" || command === "-V") {
+    process.stdout.write(`nixfleet-cp ${VERSION}\n`);
     return;
   }
   let run = COMMANDS[command];
   let args = rest;
-  helpKey = command;
   const group = GROUPS[command];
+  if (run === undefined && group === undefined) {
+    const known = { ...COMMANDS, ...GROUPS };
+    throw new UsageError(`unknown command "${command}"${didYouMean(command, known)}`);
+  }
+  helpKey = command;
   if (group !== undefined) {
     const [sub, ...subArgs] = rest;
     if (isHelp(sub)) {
@@ -51,7 +67,9 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     if (sub === undefined) throw new UsageError(`${command}: missing subcommand`, command);
     run = group[sub];
-    if (run === undefined) throw new UsageError(`unknown ${command} command "${sub}"`, command);
+    if (run === undefined) {
+      throw new UsageError(`unknown ${command} command "${sub}"${didYouMean(sub, group)}`, command);
+    }
     helpKey = `${command} ${sub}`;
     args = subArgs;
   }
@@ -61,6 +79,11 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   await run(args);
+}
+
+function didYouMean(word: string, known: object): string {
+  const guess = closest(word, Object.keys(known));
+  return guess === undefined ? "" : ` (did you mean "${guess}"?)`;
 }
 
 // `nixfleet-cp rollout history ... | head` closes the pipe early; that is not an error.
@@ -73,7 +96,8 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError || error instanceof ConfigError) {
     const key =
       error instanceof UsageError && error.command !== undefined ? error.command : helpKey;
-    process.stderr.write(`nixfleet-cp: ${error.message}\n\n${usage(key)}`);
+    const help = key === undefined ? "nixfleet-cp --help" : `nixfleet-cp ${key} --help`;
+    process.stderr.write(`nixfleet-cp: ${error.message}\nsee '${help}'\n`);
     process.exit(2);
   }
   process.stderr.write(`nixfleet-cp: ${error instanceof Error ? error.message : String(error)}\n`);

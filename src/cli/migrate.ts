@@ -12,15 +12,17 @@ import { UsageError } from "./usage.js";
 export async function migrateCommand(argv: readonly string[]): Promise<void> {
   const args = parseCommandArgs("migrate", argv, MIGRATE_FLAGS);
   const stateDir = resolve(args.string("state-dir") ?? ".state");
-  const url = args.string("db") ?? join(stateDir, "nixfleet-cp.sqlite");
+  const given = args.string("db");
+  const url = given ?? join(stateDir, "nixfleet-cp.sqlite");
   let target: ReturnType<typeof parseDatabaseUrl>;
   try {
     target = parseDatabaseUrl(url);
   } catch (error) {
     throw new UsageError(`--db: ${(error as Error).message}`, "migrate");
   }
-  // better-sqlite3 creates the file but not its directory; a fresh state dir has neither.
-  if (target.kind === "sqlite" && target.path !== ":memory:") {
+  // The default lives in the state dir, which a fresh checkout lacks; a --db path whose
+  // directory is missing is more likely a typo, refused by createDatabase.
+  if (given === undefined && target.kind === "sqlite") {
     await mkdir(dirname(resolve(target.path)), { recursive: true });
   }
   const where = target.kind === "sqlite" ? target.path : redact(target.url);

@@ -1,12 +1,16 @@
 // The rollout commands' connection to the control plane: flags and environment to an mTLS
 // Connect client, and Connect errors to messages an operator can act on.
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import type { ParsedArgs } from "./args.js";
+import { CommandError } from "./command-error.js";
+import { readCertificatePem, readKeyPair } from "./pem-files.js";
+import { diagnoseTls, type TlsAttempt } from "./tls-diagnosis.js";
 import { UsageError } from "./usage.js";
+
+export { CommandError };
 
 /** Where and as whom a rollout command connects. */
 export interface OperatorTarget {
@@ -16,9 +20,6 @@ export interface OperatorTarget {
   readonly keyPath: string;
   readonly json: boolean;
 }
-
-/** A failure the CLI reports on stderr with exit code 1. */
-export class CommandError extends Error {}
 
 /** Resolves the common flags of the rollout commands (flags, then environment, then defaults). */
 export function operatorTarget(command: string, args: ParsedArgs): OperatorTarget {
@@ -43,36 +44,52 @@ export function operatorTarget(command: string, args: ParsedArgs): OperatorTarge
   };
 }
 
-function readPem(path: string, flag: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new CommandError(
-      `cannot read --${flag} ${path} (${reason}); pass --${flag} or run 'nixfleet-cp pki init'`,
-    );
-  }
+const MISSING = `pass it, or run 'nixfleet-cp pki init' (or 'npm start') for a development PKI`;
+
+/** The PEM material of `target`, checked locally (see pem-files.ts). */
+function tlsMaterial(target: OperatorTarget): { ca: string; cert: string; key: string } {
+  const ca = readCertificatePem({ flag: "ca", path: target.caPath, hintWhenMissing: MISSING });
+  const pair = readKeyPair(
+    { flag: "cert", path: target.certPath, hintWhenMissing: MISSING },
+    { flag: "key", path: target.keyPath, hintWhenMissing: MISSING },
+  );
+  return { ca: ca.pem, ...pair };
 }
+
+const attempts = new WeakMap<OperatorTarget, TlsAttempt>();
 
 /** A RolloutService client over HTTP/2 presenting the operator certificate. */
 export function rolloutClient(target: OperatorTarget): Client<typeof RolloutService> {
+  const material = tlsMaterial(target);
+  attempts.set(target, { ...target, ...material });
   const transport = createConnectTransport({
     baseUrl: target.server,
     httpVersion: "2",
-    nodeOptions: {
-      ca: readPem(target.caPath, "ca"),
-      cert: readPem(target.certPath, "cert"),
-      key: readPem(target.keyPath, "key"),
-    },
+    nodeOptions: material,
   });
   return createClient(RolloutService, transport);
 }
 
-/** Turns any error from an RPC into a CommandError whose message says what to do. */
-export function describeRpcError(error: unknown, target: OperatorTarget): CommandError {
+/**
+ * Turns any error from an RPC into a CommandError whose message says what to do. Errors that
+ * are no answer of the server (a closed stream, a TLS verification failure) are explained by
+ * one more TLS handshake (tls-diagnosis.ts).
+ */
+export async function describeRpcError(
+  error: unknown,
+  target: OperatorTarget,
+): Promise<CommandError> {
   if (error instanceof CommandError) return error;
   const e = ConnectError.from(error);
   const detail = e.rawMessage;
+  const attempt = attempts.get(target);
+  if (
+    attempt !== undefined &&
+    (e.code === Code.Canceled || e.code === Code.Internal || e.code === Code.Unknown)
+  ) {
+    const diagnosis = await diagnoseTls(attempt);
+    if (diagnosis !== undefined) return new CommandError(diagnosis);
+  }
   switch (e.code) {
     case Code.Unavailable:
       return new CommandError(`cannot reach ${target.server}: ${detail}`);
@@ -102,6 +119,6 @@ export async function rpc<T>(target: OperatorTarget, call: () => Promise<T>): Pr
   try {
     return await call();
   } catch (error) {
-    throw describeRpcError(error, target);
+    throw await describeRpcError(error, target);
   }
 }

@@ -1,6 +1,6 @@
 // `nixfleet-cp rollout history`: a rollout's event log in commit order, one line per event,
 // streamed page by page so a long history prints as it arrives.
-import { toJson } from "@bufbuild/protobuf";
+import { type JsonObject, toJson } from "@bufbuild/protobuf";
 import {
   type EventLogEntry,
   EventLogEntrySchema,
@@ -21,7 +21,8 @@ export async function rolloutHistoryCommand(argv: readonly string[]): Promise<vo
   const args = parseCommandArgs(COMMAND, argv, ROLLOUT_HISTORY_FLAGS, ["rolloutId"]);
   const rolloutId = args.positionals[0] as string;
   const hostname = args.string("host") ?? "";
-  let afterId = BigInt(integerFlag(COMMAND, "after", args.string("after"), 0) ?? 0);
+  const after = BigInt(integerFlag(COMMAND, "after", args.string("after"), 0) ?? 0);
+  let afterId = after;
   const limit = integerFlag(COMMAND, "limit", args.string("limit"), 1) ?? Number.POSITIVE_INFINITY;
   const target = operatorTarget(COMMAND, args);
   const client = rolloutClient(target);
@@ -37,9 +38,14 @@ export async function rolloutHistoryCommand(argv: readonly string[]): Promise<vo
     if (page.events.length < want) break;
     afterId = page.lastId;
   }
-  if (printed === 0 && !target.json) {
-    process.stderr.write(`no events for ${hostname === "" ? "" : `${hostname} in `}${rolloutId}\n`);
-  }
+  if (printed === 0 && !target.json)
+    process.stderr.write(`${noEvents(rolloutId, hostname, after)}\n`);
+}
+
+/** Says which events there are none of, e.g. "no events for web-01 in stable@3f2a after id 120". */
+export function noEvents(rolloutId: string, hostname: string, after: bigint): string {
+  const host = hostname === "" ? "" : ` for ${hostname}`;
+  return `no events${host} in ${rolloutId}${after > 0n ? ` after id ${after}` : ""}`;
 }
 
 interface Printer {
@@ -49,12 +55,20 @@ interface Printer {
 function jsonLines(): Printer {
   return {
     write(events) {
-      const lines = events.map((e) =>
-        JSON.stringify(toJson(EventLogEntrySchema, e, { alwaysEmitImplicit: true })),
-      );
+      const lines = events.map((e) => JSON.stringify(eventJson(e)));
       if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
     },
   };
+}
+
+/**
+ * An event as proto JSON, but with the signature in hex as the HTTP binding takes it (proto
+ * JSON would print bytes in base64), so it can be compared with what the agent sent.
+ */
+export function eventJson(entry: EventLogEntry): JsonObject {
+  const json = toJson(EventLogEntrySchema, entry, { alwaysEmitImplicit: true }) as JsonObject;
+  json["signature"] = Buffer.from(entry.signature).toString("hex");
+  return json;
 }
 
 // Column widths come from the first page and only grow, so pages line up without buffering.

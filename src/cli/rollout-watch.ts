@@ -50,7 +50,7 @@ export async function rolloutWatchCommand(argv: readonly string[]): Promise<void
     }
     if (!stop.signal.aborted) process.stderr.write(`the server ended the watch of ${rolloutId}\n`);
   } catch (error) {
-    if (!stop.signal.aborted) throw describeRpcError(error, target);
+    if (!stop.signal.aborted) throw await describeRpcError(error, target);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

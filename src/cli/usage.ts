@@ -1,4 +1,4 @@
-// Help text of every command and subcommand, and the error that prints it (exit code 2).
+// Help text of every command and subcommand, and the usage mistake that points at it (exit 2).
 import { SERVE_FLAGS } from "../config/service-config.js";
 import {
   CLIENT_FLAGS,
@@ -12,7 +12,7 @@ import {
   ROLLOUT_WATCH_FLAGS,
 } from "./flags.js";
 
-/** A command-line mistake: exit code 2 with the help of `command` (or of the whole CLI). */
+/** A command-line mistake: exit code 2, pointing at the help of `command` (or of the CLI). */
 export class UsageError extends Error {
   constructor(
     message: string,
@@ -115,7 +115,8 @@ ${operatorFlags(ROLLOUT_STATUS_FLAGS)}`,
   "rollout history": `usage: nixfleet-cp rollout history <rolloutId> [flags]
 
 Prints the rollout's event log in commit order: log id, time recorded, host, seq, kind and
-a summary of the event. --json prints one JSON object per event per line.
+a summary of the event. --json prints one JSON object per event per line (a signature in
+hex, as the HTTP binding takes it).
 
 ${operatorFlags(ROLLOUT_HISTORY_FLAGS)}`,
   "rollout watch": `usage: nixfleet-cp rollout watch <rolloutId> [flags]
@@ -143,6 +144,6 @@ commands:
   rollout history  show a rollout's event log
   rollout watch    follow a rollout's state changes live
 
-Run 'nixfleet-cp <command> --help' for a command's flags.
+Run 'nixfleet-cp <command> --help' for a command's flags, 'nixfleet-cp --version' for the version.
 `;
 }

@@ -2,6 +2,7 @@
 // environment (flags win), with defaults that run from a checkout with no setup.
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { describeFlagMistake } from "./flag-mistake.js";
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -158,7 +159,7 @@ export function parseServeConfig(
   try {
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new ConfigError((error as Error).message);
+    throw new ConfigError(describeFlagMistake(error, Object.keys(SERVE_FLAGS)));
   }
   const get = (flag: FlagName): string | undefined => {
     const v = values[flag];

@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client) on a registry of our own, so tests and several servers in
 // one process never share counters. Labels are bounded: no per-host labels.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { VERSION } from "../config/version.js";
 
 /** Why a TLS handshake failed: a bounded set, so the counter's label cannot grow. */
 export const HANDSHAKE_FAILURE_REASONS = [
@@ -127,6 +128,13 @@ export function createMetrics(): Metrics {
     help: "Reducer batches whose commit failed (their requests were answered unavailable).",
     registers: [registry],
   });
+  // The usual build-info idiom: always 1, the version in a label, for joins and dashboards.
+  new Gauge({
+    name: "nixfleet_cp_build_info",
+    help: "Always 1; the version label says which nixfleet-cp build is running.",
+    labelNames: ["version"] as const,
+    registers: [registry],
+  }).set({ version: VERSION }, 1);
   new Gauge({
     name: "nixfleet_cp_hosts",
     help: "Host records by rollout and state (the most recently opened rollouts).",

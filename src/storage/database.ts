@@ -1,5 +1,7 @@
 // Opens the store from a URL or path: better-sqlite3 (embedded default) or a pg Pool, both
 // behind one Kysely<Schema>, plus the raw handle the hot path uses.
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
@@ -64,6 +66,14 @@ export async function createDatabase(url: string): Promise<Database> {
 }
 
 function openSqlite(path: string): SqliteDatabase {
+  // better-sqlite3 would say only "directory does not exist"; a typo in a path is more likely
+  // than a directory to create, so nothing is created here.
+  const dir = dirname(resolve(path));
+  if (path !== ":memory:" && !existsSync(dir)) {
+    throw new Error(
+      `SQLite database ${path}: directory ${dir} does not exist; create it or fix the path`,
+    );
+  }
   const raw = new BetterSqlite3(path);
   try {
     raw.pragma("journal_mode = WAL");

@@ -1,10 +1,10 @@
 // The rollout commands as child processes against a spawned server over mTLS: open, status,
 // history and watch in text and --json, with events posted through the JSON binding.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { cli as runCli, running, startCli } from "./cli-harness.js";
 import {
   cleanup,
   makeTestPki,
@@ -15,55 +15,10 @@ import {
   type TestPki,
 } from "./harness.js";
 
-const BIN = new URL("../../bin/nixfleet-cp", import.meta.url).pathname;
 const ROLLOUT = "stable@0c1a";
 const HOSTS = ["web-01", "web-02", "db-01", "h1"];
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** A CLI process still running, with what it printed so far. */
-interface RunningCli {
-  readonly child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  readonly done: Promise<CliResult>;
-}
-
-// The caller's NIXFLEET_CP_* settings must not leak into what the tests expect.
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("NIXFLEET_CP_")),
-  );
-}
-
-const running = new Set<ChildProcess>();
-
-function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...cleanEnv(), ...env } });
-  running.add(child);
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on("data", (c: Buffer) => {
-    err += c.toString();
-  });
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      running.delete(child);
-      resolve({ code, stdout: out, stderr: err });
-    });
-  });
-  return { child, stdout: () => out, stderr: () => err, done };
-}
-
-const cli = (args: readonly string[], env?: NodeJS.ProcessEnv) => start(args, env).done;
+const cli = (args: readonly string[], env?: NodeJS.ProcessEnv) => runCli(args, { env });
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -178,8 +133,8 @@ describe("nixfleet-cp rollout commands against a spawned server", () => {
   });
 
   test("rollout watch sees the snapshot, then each change; SIGINT exits 0", async () => {
-    const json = start(["rollout", "watch", ROLLOUT, "--json", ...conn]);
-    const text = start(["rollout", "watch", ROLLOUT, ...conn]);
+    const json = startCli(["rollout", "watch", ROLLOUT, "--json", ...conn]);
+    const text = startCli(["rollout", "watch", ROLLOUT, ...conn]);
     await until("the JSON watch's snapshot", () => json.stdout().includes("snapshotComplete"));
     await until("the text watch's snapshot", () => text.stderr().includes("watching"));
 
@@ -405,11 +360,11 @@ describe("nixfleet-cp rollout commands against a spawned server", () => {
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach https:\/\/localhost:1: /);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /cannot read --key .*nope\.pem/);
+    assert.match(missing.stderr, /--key .*nope\.pem: no such file/);
   });
 
   test("rollout watch exits 0 when the server shuts down", async () => {
-    const watch = start(["rollout", "watch", ROLLOUT, "--json", ...conn]);
+    const watch = startCli(["rollout", "watch", ROLLOUT, "--json", ...conn]);
     await until("the snapshot", () => watch.stdout().includes("snapshotComplete"));
     server.child.kill("SIGTERM");
     const [done, exited] = await Promise.all([watch.done, server.exited]);

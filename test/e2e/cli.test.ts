@@ -1,7 +1,6 @@
 // The CLI's own commands as child processes, no server needed: help and usage errors with
 // their exit codes, `pki init` into a temp dir and `migrate` on a temp SQLite file.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -16,37 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
 import { migrationProvider } from "../../src/storage/migrate.js";
-
-const BIN = new URL("../../bin/nixfleet-cp", import.meta.url).pathname;
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-// The caller's NIXFLEET_CP_* settings must not leak into what the tests expect.
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("NIXFLEET_CP_")),
-  );
-}
-
-function cli(args: readonly string[], cwd?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(), cwd });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { type CliResult, cli } from "./cli-harness.js";
 
 describe("nixfleet-cp help and usage errors", () => {
   test("--help lists every command and exits 0", async () => {
@@ -110,22 +79,24 @@ describe("nixfleet-cp help and usage errors", () => {
     });
   });
 
-  test("an unknown command, subcommand or flag exits 2 with usage on stderr", async () => {
+  test("an unknown command, subcommand or flag exits 2 with one line and where the help is", async () => {
     const unknown = await cli(["frobnicate"]);
     assert.equal(unknown.code, 2);
     assert.equal(unknown.stdout, "");
-    assert.match(unknown.stderr, /unknown command "frobnicate"/);
-    assert.match(unknown.stderr, /usage: nixfleet-cp <command>/);
+    assert.equal(
+      unknown.stderr,
+      `nixfleet-cp: unknown command "frobnicate"\nsee 'nixfleet-cp --help'\n`,
+    );
 
     const sub = await cli(["rollout", "frobnicate", "stable@0a"]);
     assert.equal(sub.code, 2);
     assert.match(sub.stderr, /unknown rollout command "frobnicate"/);
-    assert.match(sub.stderr, /usage: nixfleet-cp rollout <subcommand>/);
+    assert.match(sub.stderr, /^see 'nixfleet-cp rollout --help'$/m);
 
     const flag = await cli(["rollout", "status", "stable@0a", "--frobnicate"]);
     assert.equal(flag.code, 2);
-    assert.match(flag.stderr, /--frobnicate/);
-    assert.match(flag.stderr, /usage: nixfleet-cp rollout status/);
+    assert.match(flag.stderr, /^nixfleet-cp: unknown flag --frobnicate$/m);
+    assert.match(flag.stderr, /^see 'nixfleet-cp rollout status --help'$/m);
   });
 
   test("missing or malformed arguments exit 2 before any connection", async () => {
@@ -155,6 +126,8 @@ describe("nixfleet-cp help and usage errors", () => {
       const r = results[i] as CliResult;
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(" "));
+      // One line naming the mistake, one pointing at the help; no help text dumped.
+      assert.equal(r.stderr.trimEnd().split("\n").length, 2, r.stderr);
     });
   });
 });
@@ -265,7 +238,7 @@ describe("nixfleet-cp pki init and migrate", () => {
   });
 
   test("migrate applies the schema to a new SQLite file, then reports up to date", async () => {
-    const db = join(dir, "db", "cp.sqlite");
+    const db = join(dir, "cp.sqlite");
     const first = await cli(["migrate", "--db", db]);
     assert.equal(first.code, 0, first.stderr);
     const names = Object.keys(await migrationProvider("sqlite").getMigrations()).sort();
@@ -286,7 +259,7 @@ describe("nixfleet-cp pki init and migrate", () => {
   });
 
   test("migrate --down reverts the latest migration, and says so when none is left", async () => {
-    const db = join(dir, "db", "cp.sqlite");
+    const db = join(dir, "cp.sqlite");
     const names = Object.keys(await migrationProvider("sqlite").getMigrations()).sort();
     for (const name of names.reverse()) {
       const down = await cli(["migrate", "--db", db, "--down", "--json"]);
