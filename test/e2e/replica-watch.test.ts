@@ -14,6 +14,7 @@ import {
 import type { RemoteEvent } from "../../src/core/event.js";
 import { LISTENER_APPLICATION_NAME } from "../../src/storage/log-commit-listener.js";
 import { ev, T0 } from "../storage/events.js";
+import { testPostgresUrl } from "../test-postgres.js";
 import {
   cleanup,
   client,
@@ -25,7 +26,7 @@ import {
   type TestServer,
 } from "./harness.js";
 
-const ADMIN_URL = process.env["NIXFLEET_CP_TEST_PG"] ?? "postgres://root@127.0.0.1:5432/test";
+const ADMIN_URL = await testPostgresUrl();
 const target = (h: string) => `def456-nixos-system-${h}`;
 
 /** An open WatchRollout stream and what it delivered so far. */
