@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { commonNameOf } from "../pki/common-name-of.js";
 import { createDevPki, type DevPki } from "../pki/create-dev-pki.js";
+import { DEV_P12_PASSWORD } from "../pki/pkcs12.js";
 import { parseCommandArgs } from "./args.js";
 import { PKI_INIT_FLAGS } from "./flags.js";
 import { UsageError } from "./usage.js";
@@ -94,13 +95,19 @@ function filesOf(pki: DevPki): PkiFile[] {
     { path: pki.serverCertPath, what: "server certificate", commonName: pki.serverCommonName },
     { path: pki.serverKeyPath, what: "server key" },
     ...Object.values(pki.agents).flatMap((a) => identity("agent", a)),
-    ...Object.values(pki.operators).flatMap((o) => identity("operator", o)),
+    ...Object.values(pki.operators).flatMap((o) => [
+      ...identity("operator", o),
+      {
+        path: o.p12Path,
+        what: `operator certificate + key for browsers (PKCS#12, password "${DEV_P12_PASSWORD}")`,
+      },
+    ]),
   ];
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, "utf8");
+    return await readFile(path, "latin1");
   } catch {
     return undefined;
   }

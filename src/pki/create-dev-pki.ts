@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { issueCertificateAuthority } from "./issue-certificate-authority.js";
 import { issueLeafCertificate, type LeafRole } from "./issue-leaf-certificate.js";
 import type { IssuedCertificate } from "./issued-certificate.js";
+import { DEV_P12_PASSWORD, encodePkcs12 } from "./pkcs12.js";
 
 /** Options for {@link createDevPki}. */
 export interface DevPkiOptions {
@@ -33,6 +34,11 @@ export interface DevPkiIdentity {
   readonly commonName: string;
 }
 
+/** An operator identity, also as a PKCS#12 file (password {@link DEV_P12_PASSWORD}) for browsers. */
+export interface DevPkiOperator extends DevPkiIdentity {
+  readonly p12Path: string;
+}
+
 /** Absolute paths of a dev PKI's files. */
 export interface DevPki {
   readonly dir: string;
@@ -48,7 +54,7 @@ export interface DevPki {
   /** Keyed by machine id; CN `agent-<host>.<suffix>`. */
   readonly agents: Record<string, DevPkiIdentity>;
   /** Keyed by operator name; CN `operator-<name>.<suffix>`. */
-  readonly operators: Record<string, DevPkiIdentity>;
+  readonly operators: Record<string, DevPkiOperator>;
 }
 
 interface PlannedLeaf {
@@ -80,7 +86,8 @@ const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * - `dir` holds anything else: throws rather than overwrite it.
  * Files: ca.pem, ca-key.pem, server.pem, server-key.pem (CN the first of `serverNames` or
  * `localhost`; SANs DNS:localhost, IP:127.0.0.1 and the requested names), agent-<host>.pem / agent-<host>-key.pem, operator-<name>.pem /
- * operator-<name>-key.pem. Keys have mode 0600, certificates 0644.
+ * operator-<name>-key.pem, operator-<name>.p12 (both, password {@link DEV_P12_PASSWORD}, rewritten
+ * whenever the certificate is). Keys and .p12 files have mode 0600, certificates 0644.
  */
 export async function createDevPki(dir: string, options: DevPkiOptions = {}): Promise<DevPki> {
   const pki = planDevPki(resolve(dir), options);
@@ -153,11 +160,19 @@ async function ensureDevPki(pki: DevPki, retryOnRace: boolean): Promise<DevPki> 
   assertUsableDevCa(pki.caPath, ca);
   const caCert = new X509Certificate(ca.certPem);
   let wrote = false;
+  const reissued = new Set<string>();
   for (const leaf of leavesOf(pki)) {
     if (await isUsableLeaf(leaf, caCert)) continue;
     const issued = await issueLeaf(ca, leaf);
     await replaceFile(leaf.keyPath, issued.keyPem, 0o600);
     await replaceFile(leaf.certPath, issued.certPem, 0o644);
+    reissued.add(leaf.certPath);
+    wrote = true;
+  }
+  for (const operator of Object.values(pki.operators)) {
+    if (!reissued.has(operator.certPath) && (await exists(operator.p12Path))) continue;
+    const p12 = await operatorP12(operator);
+    await replaceFile(operator.p12Path, p12, 0o600);
     wrote = true;
   }
   if (wrote) await syncDir(pki.dir);
@@ -178,6 +193,15 @@ async function createFresh(pki: DevPki): Promise<boolean> {
       const issued = await issueLeaf(ca, leaf);
       await writeNewFile(join(tmp, basename(leaf.keyPath)), issued.keyPem, 0o600);
       await writeNewFile(join(tmp, basename(leaf.certPath)), issued.certPem, 0o644);
+    }
+    for (const operator of Object.values(pki.operators)) {
+      const inTmp = (path: string) => join(tmp, basename(path));
+      const p12 = await operatorP12({
+        ...operator,
+        certPath: inTmp(operator.certPath),
+        keyPath: inTmp(operator.keyPath),
+      });
+      await writeNewFile(inTmp(operator.p12Path), p12, 0o600);
     }
     await syncDir(tmp);
     try {
@@ -229,13 +253,19 @@ function planDevPki(dir: string, options: DevPkiOptions): DevPki {
     serverNames,
     serverIps,
     agents: Object.fromEntries(hosts.map((host) => [host, identity("agent", host)])),
-    operators: Object.fromEntries(operators.map((name) => [name, identity("operator", name)])),
+    operators: Object.fromEntries(
+      operators.map((name) => [
+        name,
+        { ...identity("operator", name), p12Path: join(dir, `operator-${name}.p12`) },
+      ]),
+    ),
   };
   // `agent-x-key.pem` is both host x's key and host `x-key`'s certificate: refuse such sets.
   const paths = [
     pki.caPath,
     pki.caKeyPath,
     ...leavesOf(pki).flatMap((l) => [l.certPath, l.keyPath]),
+    ...Object.values(pki.operators).map((o) => o.p12Path),
   ];
   const clash = paths.find((path, index) => paths.indexOf(path) !== index);
   if (clash !== undefined) throw new RangeError(`two identities would share the file ${clash}`);
@@ -324,6 +354,22 @@ function normalizeIp(ip: string): string {
   return isIP(ip) === 6 ? new URL(`http://[${ip}]`).hostname : ip;
 }
 
+async function operatorP12(operator: DevPkiIdentity): Promise<Buffer> {
+  const [certPem, keyPem] = await Promise.all([
+    readFile(operator.certPath, "utf8"),
+    readFile(operator.keyPath, "utf8"),
+  ]);
+  return encodePkcs12(certPem, keyPem, DEV_P12_PASSWORD, operator.commonName);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function keyMatches(cert: X509Certificate, keyPem: string): boolean {
   const spki = (key: ReturnType<typeof createPublicKey>) =>
     key.export({ type: "spki", format: "der" });
@@ -341,7 +387,7 @@ async function listDir(dir: string): Promise<string[] | undefined> {
 }
 
 /** Creates `path` (failing if it exists), flushed to disk with exactly `mode`. */
-async function writeNewFile(path: string, data: string, mode: number): Promise<void> {
+async function writeNewFile(path: string, data: string | Buffer, mode: number): Promise<void> {
   const handle = await open(path, "wx", mode);
   try {
     // The umask may have narrowed the mode given to open(); the files' modes are a contract.
@@ -354,7 +400,7 @@ async function writeNewFile(path: string, data: string, mode: number): Promise<v
 }
 
 /** Replaces `path` atomically: readers see the old file or the new one, never a partial one. */
-async function replaceFile(path: string, data: string, mode: number): Promise<void> {
+async function replaceFile(path: string, data: string | Buffer, mode: number): Promise<void> {
   const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   try {
     await writeNewFile(tmp, data, mode);

@@ -171,12 +171,15 @@ describe("nixfleet-cp pki init and migrate", () => {
       "agent-db-01-key.pem",
       "operator-alice.pem",
       "operator-alice-key.pem",
+      "operator-alice.p12",
     ];
     for (const f of files) {
       assert.ok(existsSync(join(pki, f)), f);
       assert.match(r.stdout, new RegExp(`created\\s+${f.replaceAll(".", "\\.")}\\s`), f);
     }
-    assert.match(r.stdout, /10 written, 0 kept/);
+    assert.match(r.stdout, /11 written, 0 kept/);
+    assert.match(r.stdout, /PKCS#12, password "nixfleet"/);
+    assert.equal(statSync(join(pki, "operator-alice.p12")).mode & 0o777, 0o600);
     assert.match(r.stdout, /CN=operator-alice\.test\.example/);
     assert.equal(statSync(join(pki, "ca-key.pem")).mode & 0o777, 0o600);
   });
@@ -215,6 +218,7 @@ describe("nixfleet-cp pki init and migrate", () => {
     const status = Object.fromEntries(out.files.map((f) => [f.path.split("/").at(-1), f.status]));
     assert.equal(status["ca.pem"], "kept");
     assert.equal(status["agent-web-01.pem"], "kept");
+    assert.equal(status["operator-alice.p12"], "kept");
     assert.equal(status["agent-web-02.pem"], "created");
     assert.equal(status["agent-web-02-key.pem"], "created");
   });

@@ -20,6 +20,7 @@ const defaultFiles = [
   "ca-key.pem",
   "ca.pem",
   "operator-admin-key.pem",
+  "operator-admin.p12",
   "operator-admin.pem",
   "server-key.pem",
   "server.pem",
@@ -65,6 +66,7 @@ describe("createDevPki", () => {
       certPath: join(dir, "operator-admin.pem"),
       keyPath: join(dir, "operator-admin-key.pem"),
       commonName: "operator-admin.fleet.lab.internal",
+      p12Path: join(dir, "operator-admin.p12"),
     });
     assert.equal(pki.caPath, join(dir, "ca.pem"));
     assert.equal(pki.serverCertPath, join(dir, "server.pem"));
@@ -108,7 +110,7 @@ describe("createDevPki", () => {
       "agent-krach.example.org",
     );
     assert.equal(pki.operators["ops"]?.commonName, "operator-ops.example.org");
-    assert.equal((await readdir(dir)).length, 4 + 2 * 2 + 2 * 2);
+    assert.equal((await readdir(dir)).length, 4 + 2 * 2 + 2 * 3);
   });
 
   it("issues only what is missing, from the existing CA, and keeps the rest", async () => {
