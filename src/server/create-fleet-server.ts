@@ -25,6 +25,7 @@ import {
 import type { PostEvent } from "./post-event.js";
 import { peerKey } from "./request-context.js";
 import { type ServiceError, serviceError, toHttpError } from "./service-error.js";
+import { createStatusPage, isStatusPagePath } from "./status-page.js";
 import { rememberPeerAddresses } from "./tls-handshake-failures.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -92,6 +93,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: String(status) }),
   });
   const plain = createPlainRoutes({ metrics, isReady, authenticate });
+  const statusPage = createStatusPage({ authenticate });
   const shed = createEarlyShed(options.retryAfterSeconds);
   const isSaturated = options.isSaturated;
 
@@ -127,6 +129,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       if (binds) return binding(req, res as Response);
       const route = plain.get(path);
       if (route !== undefined) return route(req, res as Response);
+      if (isStatusPagePath(path)) return statusPage(req, res as Response, path);
       return connect(req, res as Response);
     },
   );
