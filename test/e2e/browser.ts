@@ -1,0 +1,41 @@
+// Debian's Chromium driven by playwright-core for the status-page tests and bench: found at
+// /usr/bin/chromium (or NIXFLEET_CP_CHROMIUM); absent, local runs skip and CI (CI=true) fails.
+import { existsSync } from "node:fs";
+import { type Browser, chromium } from "playwright-core";
+
+/** Where Chromium is, or undefined when this machine has none. */
+export function chromiumPath(): string | undefined {
+  const path = process.env["NIXFLEET_CP_CHROMIUM"] ?? "/usr/bin/chromium";
+  return existsSync(path) ? path : undefined;
+}
+
+/** The skip reason for node:test when there is no browser; throws in CI, where one must be. */
+export function browserSkipReason(): string | false {
+  if (chromiumPath() !== undefined) return false;
+  if (process.env["CI"] === "true") {
+    throw new Error("Chromium is missing in CI: .ci/run installs Debian's chromium package");
+  }
+  const reason =
+    "no Chromium at /usr/bin/chromium (apt-get install chromium): browser tests skipped";
+  process.stderr.write(`\n*** ${reason} ***\n\n`);
+  return reason;
+}
+
+/** Launches headless Chromium with no network of its own beyond what a page asks for. */
+export function launchChromium(): Promise<Browser> {
+  const executablePath = chromiumPath();
+  if (executablePath === undefined) throw new Error("no Chromium");
+  return chromium.launch({
+    executablePath,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
