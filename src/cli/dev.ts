@@ -3,6 +3,7 @@
 import { join, relative } from "node:path";
 import { parseServeConfig } from "../config/service-config.js";
 import { createDevPki } from "../pki/create-dev-pki.js";
+import { DEV_P12_PASSWORD } from "../pki/pkcs12.js";
 import { systemClock } from "../runtime/clock.js";
 import { openRollout } from "../storage/open-rollout.js";
 import { createLogger, runService } from "./serve.js";
@@ -69,6 +70,9 @@ export async function devCommand(argv: readonly string[]): Promise<void> {
       "",
       "Read the host's record as an operator (schema from server reflection):",
       `  npx buf curl ${certs(operator)} -d '{"rolloutId":"${DEMO_ROLLOUT}","hostname":"web-01"}' ${url}/nixfleet.ops.v1.RolloutService/GetHostRollout`,
+      "",
+      "Watch the fleet in a browser: import the CA as a trusted authority and the operator certificate,",
+      `  ${rel(pki.caPath)} and ${rel(operator.p12Path)} (password "${DEV_P12_PASSWORD}"), then open ${url}/ui/`,
       "",
     ].join("\n"),
   );
