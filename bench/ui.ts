@@ -5,8 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { issueLeafCertificate } from "../src/pki/issue-leaf-certificate.js";
-import { DEV_P12_PASSWORD } from "../src/pki/pkcs12.js";
-import { launchChromium } from "../test/e2e/browser.js";
+import { launchChromium, operatorContext } from "../test/e2e/browser.js";
 import {
   cleanup,
   type Identity,
@@ -119,17 +118,12 @@ try {
     await Promise.all(Array.from({ length: Math.min(25, ACTIVE - i) }, (_, k) => story(i + k)));
   }
 
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    viewport: { width: 1440, height: 900 },
-    clientCertificates: [
-      {
-        origin: server.url,
-        pfxPath: pki.pki.operators["admin"]?.p12Path as string,
-        passphrase: DEV_P12_PASSWORD,
-      },
-    ],
-  });
+  const context = await operatorContext(
+    browser,
+    server.url,
+    pki.pki.operators["admin"]?.p12Path as string,
+    { width: 1440, height: 900 },
+  );
   const page = await context.newPage();
   const url = `${server.url}/ui/#/rollout/${encodeURIComponent(ROLLOUT)}`;
   // The first load also builds the bundle in the server (once per process): not measured.

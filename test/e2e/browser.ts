@@ -1,7 +1,8 @@
 // Debian's Chromium driven by playwright-core for the status-page tests and bench: found at
 // /usr/bin/chromium (or NIXFLEET_CP_CHROMIUM); absent, local runs skip and CI (CI=true) fails.
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
+import { DEV_P12_PASSWORD } from "../../src/pki/pkcs12.js";
 
 /** Where Chromium is, or undefined when this machine has none. */
 export function chromiumPath(): string | undefined {
@@ -37,5 +38,23 @@ export function launchChromium(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
     ],
+  });
+}
+
+/**
+ * A browser context presenting the operator's PKCS#12 file to `origin`. Playwright relays
+ * client-certificate connections through its own TLS proxy, whose certificate the browser
+ * cannot check: hence ignoreHTTPSErrors (the proxy itself verifies nothing either).
+ */
+export function operatorContext(
+  browser: Browser,
+  origin: string,
+  p12Path: string,
+  viewport: { width: number; height: number },
+): Promise<BrowserContext> {
+  return browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport,
+    clientCertificates: [{ origin, pfxPath: p12Path, passphrase: DEV_P12_PASSWORD }],
   });
 }

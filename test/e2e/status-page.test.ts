@@ -6,8 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { DEV_P12_PASSWORD } from "../../src/pki/pkcs12.js";
-import { browserSkipReason, launchChromium } from "./browser.js";
+import { browserSkipReason, launchChromium, operatorContext } from "./browser.js";
 import {
   cleanup,
   makeTestPki,
@@ -92,17 +91,12 @@ describe("status page in Chromium", { skip: browserSkipReason() }, () => {
     await openTestRollout(server, ROLLOUT, HOSTS, { soakDurationSecs: 0 });
     shots = mkdtempSync(join(tmpdir(), "nixfleet-ui-shots-"));
     browser = await launchChromium();
-    context = await browser.newContext({
-      ignoreHTTPSErrors: true,
-      viewport: { width: 1280, height: 800 },
-      clientCertificates: [
-        {
-          origin: server.url,
-          pfxPath: pki.pki.operators["admin"]?.p12Path as string,
-          passphrase: DEV_P12_PASSWORD,
-        },
-      ],
-    });
+    context = await operatorContext(
+      browser,
+      server.url,
+      pki.pki.operators["admin"]?.p12Path as string,
+      { width: 1280, height: 800 },
+    );
     page = await context.newPage();
     page.on("request", (r) => {
       if (!r.url().startsWith(server.url)) foreign.push(r.url());
