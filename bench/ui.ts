@@ -2,18 +2,22 @@
 // against one rollout of N hosts (default 10,000): first meaningful render (navigation to the
 // painted grid after WatchRollout's snapshot) and live update (an agent's event committed to
 // the change painted in the page). Markdown to stdout; see BENCHMARKS.md.
+import { execSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { HealthFailurePolicy } from "../gen/nixfleet/agent/v1/events_pb.js";
+import { RolloutService } from "../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import { issueLeafCertificate } from "../src/pki/issue-leaf-certificate.js";
-import { launchChromium, operatorContext } from "../test/e2e/browser.js";
+import { launchChromium, operatorContext, waitForText } from "../test/e2e/browser.js";
 import {
   cleanup,
+  client,
   type Identity,
   makeTestPki,
-  openTestRollout,
   postBinding,
   SUFFIX,
-  startTestServer,
+  spawnFlags,
+  spawnServer,
 } from "../test/e2e/harness.js";
 
 const { values } = parseArgs({
@@ -35,13 +39,25 @@ const hostname = (i: number) => `host-${String(i).padStart(5, "0")}`;
 const at = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const TICK_MS = 1000 / Number(execSync("getconf CLK_TCK", { encoding: "utf8" }));
+/** CPU time (user + system) a process has used so far, from /proc (Linux). */
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+};
 
 const pki = await makeTestPki();
-const server = await startTestServer(pki);
+// Its own process, as in production: Playwright's client-certificate proxy runs in this one.
+const server = await spawnServer({ flags: spawnFlags(pki) });
 const browser = await launchChromium();
 try {
   const names = Array.from({ length: HOSTS }, (_, i) => hostname(i + 1));
-  await openTestRollout(server, ROLLOUT, names, { soakDurationSecs: 0 });
+  await client(RolloutService, server.url, pki.ca, pki.operator).openRollout({
+    rolloutId: ROLLOUT,
+    onHealthFailure: HealthFailurePolicy.ROLLBACK_AND_HALT,
+    soakDuration: { seconds: 0n },
+    hosts: names.map((h) => ({ hostname: h, targetClosure: `def456-nixos-system-${h}` })),
+  });
   log(`opened ${ROLLOUT} with ${HOSTS} hosts; issuing ${ACTIVE} agent certificates`);
   const ca = {
     certPem: readFileSync(pki.pki.caPath, "utf8"),
@@ -132,10 +148,28 @@ try {
 
   const renders: number[] = [];
   const phases = { script: [] as number[], first: [] as number[], complete: [] as number[] };
+  const serverCpu: number[] = [];
+  const pageCpu: number[] = [];
+  const proxyCpu: number[] = [];
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Performance.enable");
+  // The renderer main thread's busy time (s), cumulative per renderer process.
+  const taskSeconds = async () =>
+    (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration")
+      ?.value ?? Number.NaN;
   for (let run = 0; run < RUNS; run++) {
     await page.goto("about:blank");
+    const cpu0 = cpuMs(server.child.pid as number);
+    const task0 = await taskSeconds();
+    const own0 = process.cpuUsage();
     await page.goto(url);
     await page.waitForSelector('[data-snapshot="complete"]', { timeout: 60_000 });
+    serverCpu.push(cpuMs(server.child.pid as number) - cpu0);
+    const own = process.cpuUsage(own0);
+    proxyCpu.push((own.user + own.system) / 1000);
+    const task1 = await taskSeconds();
+    // A navigation may start a fresh renderer whose count starts at zero.
+    pageCpu.push(1000 * (task1 >= task0 ? task1 - task0 : task1));
     // A string, not a function: tsx would wrap a function's inner helpers in its own __name.
     const [ms, first, complete, script] = (await page.evaluate(`(() => {
       const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? Number.NaN;
@@ -153,16 +187,13 @@ try {
     const drawn = await page.getAttribute("canvas.grid-canvas", "data-rendered");
     if (Number(drawn) !== HOSTS) throw new Error(`grid drew ${drawn} hosts, expected ${HOSTS}`);
     renders.push(ms);
-    log(`first render ${run + 1}/${RUNS}: ${ms.toFixed(0)} ms`);
+    log(`first render ${run + 1}/${RUNS}: ${ms.toFixed(0)} ms (server CPU ${serverCpu.at(-1)} ms)`);
   }
 
   const updates: number[] = [];
-  // Expressions as strings: bench/ is type-checked without the DOM library.
-  const countOf = (state: string) =>
-    `Number(document.querySelector('[data-state-count="${state}"]')?.textContent)`;
-  const count = async (state: string) => (await page.evaluate(countOf(state))) as number;
+  const activating = '[data-state-count="Activating"]';
   for (let i = 0; i < UPDATES; i++) {
-    const before = await count("Activating");
+    const before = Number(await page.locator(activating).textContent());
     const t0 = performance.now();
     await post(i, {
       kind: "DispatchAck",
@@ -170,10 +201,7 @@ try {
       receivedAt: at(1),
       seq: 1,
     });
-    await page.waitForFunction(`${countOf("Activating")} === ${before + 1}`, undefined, {
-      polling: "raf",
-      timeout: 10_000,
-    });
+    await waitForText(page, activating, String(before + 1));
     updates.push(performance.now() - t0);
   }
   log(`live updates: ${updates.map((u) => u.toFixed(0)).join(" ")} ms`);
@@ -195,12 +223,17 @@ try {
       "|---|---|---|---|---|",
       `| first meaningful render (navigation → grid painted after the snapshot) | ${ms(median(renders))} | ${ms(Math.max(...renders))} | ${RUNS} | ≤ 1000 ms |`,
       `| … of which: app.js loaded / first snapshot record / snapshot complete (ms after navigation, medians) | ${ms(median(phases.script))} / ${ms(median(phases.first))} / ${ms(median(phases.complete))} | | ${RUNS} | |`,
+      `| server CPU time per page load (page, bundle, the 10,000-record snapshot) | ${ms(median(serverCpu))} | ${ms(Math.max(...serverCpu))} | ${RUNS} | |`,
+      `| this process's CPU per load (Playwright's client-certificate TLS proxy and driver; absent for a real browser) | ${ms(median(proxyCpu))} | ${ms(Math.max(...proxyCpu))} | ${RUNS} | |`,
+      `| page main-thread busy time per load (parse, decode 10,000 messages, paint) | ${ms(median(pageCpu))} | ${ms(Math.max(...pageCpu))} | ${RUNS} | |`,
+      `| page work after the snapshot (snapshot complete → grid painted) | ${ms(median(renders.map((r, i) => r - (phases.complete[i] as number))))} | | ${RUNS} | |`,
       `| live update (agent POST → reply after commit → change painted) | ${ms(median(updates))} | ${ms(Math.max(...updates))} | ${UPDATES} | ≤ 500 ms |`,
       "",
     ].join("\n"),
   );
 } finally {
   await browser.close();
-  await server.service.shutdown();
+  server.child.kill("SIGTERM");
+  await server.exited;
   cleanup(pki);
 }
