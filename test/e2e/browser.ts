@@ -1,7 +1,7 @@
 // Debian's Chromium driven by playwright-core for the status-page tests and bench: found at
 // /usr/bin/chromium (or NIXFLEET_CP_CHROMIUM); absent, local runs skip and CI (CI=true) fails.
 import { existsSync } from "node:fs";
-import { type Browser, type BrowserContext, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { DEV_P12_PASSWORD } from "../../src/pki/pkcs12.js";
 
 /** Where Chromium is, or undefined when this machine has none. */
@@ -57,4 +57,26 @@ export function operatorContext(
     viewport,
     clientCertificates: [{ origin, pfxPath: p12Path, passphrase: DEV_P12_PASSWORD }],
   });
+}
+
+// The page's globals as these Node-side callbacks see them (no DOM library in this tsconfig).
+// Callbacks are functions, not strings: the page's CSP forbids eval, and they define no
+// named inner function (tsx would wrap it in a helper the page does not have).
+interface PageGlobals {
+  readonly document: { querySelector(selector: string): { textContent: string | null } | null };
+}
+
+/** Waits until the first element matching `selector` reads `expected`, checked every frame. */
+export async function waitForText(
+  page: Page,
+  selector: string,
+  expected: string,
+  timeout = 10_000,
+): Promise<void> {
+  await page.waitForFunction(
+    ([s, e]) =>
+      (globalThis as unknown as PageGlobals).document.querySelector(s as string)?.textContent === e,
+    [selector, expected],
+    { polling: "raf", timeout },
+  );
 }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { browserSkipReason, launchChromium, operatorContext } from "./browser.js";
+import { browserSkipReason, launchChromium, operatorContext, waitForText } from "./browser.js";
 import {
   cleanup,
   makeTestPki,
@@ -110,13 +110,7 @@ describe("status page in Chromium", { skip: browserSkipReason() }, () => {
   });
 
   const text = (selector: string) => page.locator(selector).first().textContent();
-  // Expressions as strings: this file is type-checked without the DOM library.
-  const waitText = (selector: string, expected: string) =>
-    page.waitForFunction(
-      `document.querySelector(${JSON.stringify(selector)})?.textContent === ${JSON.stringify(expected)}`,
-      undefined,
-      { timeout: 10_000 },
-    );
+  const waitText = (selector: string, expected: string) => waitForText(page, selector, expected);
   const post = (host: string, event: Record<string, unknown>) =>
     postBinding(server.url, pki.ca, pki.agent(host), { hostname: host, rolloutId: ROLLOUT, event });
 
