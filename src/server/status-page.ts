@@ -37,7 +37,7 @@ export function createStatusPage(deps: {
         res,
         401,
         "Not signed in",
-        `Your client certificate was refused: ${peer.message}.`,
+        `Your client certificate was refused: ${escapeHtml(peer.message)}.`,
       );
     }
     if (peer.role.kind !== "operator") {
