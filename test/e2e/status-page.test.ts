@@ -169,6 +169,20 @@ describe("status page in Chromium", { skip: browserSkipReason() }, () => {
     await page.waitForSelector('canvas.grid-canvas[data-rendered="3"]');
   });
 
+  test("a larger rollout is drawn as squares; clicking one opens that host", async () => {
+    const many = Array.from({ length: 300 }, (_, i) => `n-${String(i).padStart(3, "0")}`);
+    await openTestRollout(server, "big@0abc", many);
+    await page.goto(`${server.url}/ui/#/rollout/${encodeURIComponent("big@0abc")}`);
+    await page.waitForSelector('[data-rollout="big@0abc"][data-snapshot="complete"]');
+    const canvas = page.locator("canvas.grid-canvas");
+    assert.equal(await canvas.getAttribute("data-layout"), "squares");
+    assert.equal(await canvas.getAttribute("data-rendered"), "300");
+    // Second cell of the first row: 10 px squares, 2 px apart.
+    await canvas.click({ position: { x: 17, y: 5 } });
+    await page.waitForSelector('.host-panel h3:has-text("n-001")');
+    assert.match(page.url(), /\/host\/n-001$/);
+  });
+
   test("a screenshot of the live page is saved", async () => {
     const path = join(process.env["NIXFLEET_CP_UI_SCREENSHOT_DIR"] ?? shots, "ui.png");
     await page.screenshot({ path, fullPage: true });
