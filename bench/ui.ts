@@ -225,7 +225,7 @@ try {
       `| … of which: app.js loaded / first snapshot record / snapshot complete (ms after navigation, medians) | ${ms(median(phases.script))} / ${ms(median(phases.first))} / ${ms(median(phases.complete))} | | ${RUNS} | |`,
       `| server CPU time per page load (page, bundle, the 10,000-record snapshot) | ${ms(median(serverCpu))} | ${ms(Math.max(...serverCpu))} | ${RUNS} | |`,
       `| this process's CPU per load (Playwright's client-certificate TLS proxy and driver; absent for a real browser) | ${ms(median(proxyCpu))} | ${ms(Math.max(...proxyCpu))} | ${RUNS} | |`,
-      `| page main-thread busy time per load (parse, decode 10,000 messages, paint) | ${ms(median(pageCpu))} | ${ms(Math.max(...pageCpu))} | ${RUNS} | |`,
+      `| page main-thread task time per load (wall time of its tasks: parse, decode 10,000 messages, paint; inflated by the load) | ${ms(median(pageCpu))} | ${ms(Math.max(...pageCpu))} | ${RUNS} | |`,
       `| page work after the snapshot (snapshot complete → grid painted) | ${ms(median(renders.map((r, i) => r - (phases.complete[i] as number))))} | | ${RUNS} | |`,
       `| live update (agent POST → reply after commit → change painted) | ${ms(median(updates))} | ${ms(Math.max(...updates))} | ${UPDATES} | ≤ 500 ms |`,
       "",
