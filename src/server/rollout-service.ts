@@ -36,7 +36,7 @@ export interface RolloutServiceDeps {
   readonly database: Database;
   readonly hub: WatchHub;
   readonly clock: Clock;
-  /** Aborted when the server starts shutting down; open watches then end. */
+  /** Aborted when the server starts shutting down; open watches then end unavailable. */
   readonly stopping: AbortSignal;
 }
 
@@ -269,6 +269,14 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
         seqs.set(change.hostname, change.record.lastEventSeq);
         yield changeMessage(change);
       }
+      // A watch the shutdown ends did not finish: a client reading OK would stop watching
+      // instead of reconnecting to another replica. A client that went away hears nothing.
+      if (stopping.aborted && !context.signal.aborted)
+        fail(
+          serviceError("unavailable", "the server is shutting down; reconnect to watch on", {
+            retryAfterSeconds: 1,
+          }),
+        );
     } finally {
       unsubscribe();
       context.signal.removeEventListener("abort", onAbort);
