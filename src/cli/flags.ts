@@ -158,4 +158,12 @@ export const ROLLOUT_HISTORY_FLAGS: FlagSpecs = {
 };
 
 /** `rollout watch`. */
-export const ROLLOUT_WATCH_FLAGS: FlagSpecs = CLIENT_FLAGS;
+export const ROLLOUT_WATCH_FLAGS: FlagSpecs = {
+  "reconnect-attempts": {
+    type: "string",
+    env: "NIXFLEET_CP_RECONNECT_ATTEMPTS",
+    value: "N",
+    help: "reconnects in a row after the server ends the watch unavailable or overloaded (default 10; 0 never)",
+  },
+  ...CLIENT_FLAGS,
+};

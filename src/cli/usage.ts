@@ -123,6 +123,8 @@ ${operatorFlags(ROLLOUT_HISTORY_FLAGS)}`,
 
 Prints the current status table, then one line per host state change as it commits
 ("<time> <host> <From> -> <To> seq N"), until Ctrl-C or the server ends the stream.
+When the server ends it unavailable (shutting down) or resource_exhausted (the watch fell
+behind), it reconnects with backoff and starts again from a fresh table, saying so on stderr.
 --json prints every stream message as one JSON object per line.
 
 ${operatorFlags(ROLLOUT_WATCH_FLAGS)}`,

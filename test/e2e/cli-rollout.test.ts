@@ -363,13 +363,47 @@ describe("nixfleet-cp rollout commands against a spawned server", () => {
     assert.match(missing.stderr, /--key .*nope\.pem: no such file/);
   });
 
-  test("rollout watch exits 0 when the server shuts down", async () => {
+  test("rollout watch reconnects after a shutdown, from a fresh snapshot, and gives up after --reconnect-attempts", async () => {
     const watch = startCli(["rollout", "watch", ROLLOUT, "--json", ...conn]);
     await until("the snapshot", () => watch.stdout().includes("snapshotComplete"));
+    const firstRun = watch.stdout();
     server.child.kill("SIGTERM");
-    const [done, exited] = await Promise.all([watch.done, server.exited]);
+    assert.equal((await server.exited).code, 0);
+    await until("the reconnect note", () => /reconnecting in/.test(watch.stderr()));
+    assert.match(
+      watch.stderr(),
+      /the watch of stable@0c1a ended \(Unavailable: the server is shutting down; reconnect to watch on\); reconnecting in \d+\.\ds \(attempt 1 of 10\)/,
+    );
+    // The same store on the same address: a restarted server (or another replica).
+    const flags = spawnFlags(pki).map((f) =>
+      f === "127.0.0.1:0" ? `127.0.0.1:${server.port}` : f,
+    );
+    server = await spawnServer({ flags });
+    await until(
+      "the fresh snapshot",
+      () => /again from a fresh snapshot/.test(watch.stderr()),
+      60_000,
+    );
+    const resumed = watch.stdout().slice(firstRun.length);
+    assert.equal(
+      jsonLines(resumed).filter((m) => m["snapshot"] !== undefined).length,
+      HOSTS.length,
+    );
+    assert.equal(jsonLines(resumed).filter((m) => m["snapshotComplete"] !== undefined).length, 1);
+
+    // Bounded: with one reconnect allowed, a server that stays away ends the watch with exit 1.
+    const once = startCli(["rollout", "watch", ROLLOUT, "--reconnect-attempts", "1", ...conn]);
+    await until("the second watch", () => /Ctrl-C to stop/.test(once.stderr()));
+    watch.child.kill("SIGINT");
+    assert.equal((await watch.done).code, 0);
+    server.child.kill("SIGTERM");
+    const [gaveUp, exited] = await Promise.all([once.done, server.exited]);
     assert.equal(exited.code, 0);
-    assert.equal(done.code, 0, done.stderr);
-    assert.match(done.stderr, /the server ended the watch/);
+    assert.equal(gaveUp.code, 1, gaveUp.stderr);
+    assert.match(gaveUp.stderr, /reconnecting in \d+\.\ds \(attempt 1 of 1\)/);
+    assert.match(
+      gaveUp.stderr,
+      /the watch of stable@0c1a ended and 1 reconnect failed: cannot reach https:\/\/localhost:\d+/,
+    );
   });
 });
