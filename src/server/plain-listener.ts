@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ListenAddress } from "../config/service-config.js";
 import { createPlainRoutes } from "./create-fleet-server.js";
+import { listenOn } from "./listen-on.js";
 import type { Metrics } from "./metrics.js";
 
 /** A started plain listener. */
@@ -30,13 +31,7 @@ export async function startPlainListener(
     }
     res.writeHead(route === undefined ? 404 : 405).end();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, address, `${kind}-listen`);
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>

@@ -35,13 +35,20 @@ import {
   createFailureLogInterceptor,
   createMetricsInterceptor,
 } from "./interceptors.js";
+import { listenOn } from "./listen-on.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { type PlainListener, startPlainListener } from "./plain-listener.js";
 import { createPostEvent } from "./post-event.js";
 import { registerReflection } from "./reflection/register-reflection.js";
 import { createRevocationStore } from "./revocations.js";
 import { createRolloutService } from "./rollout-service.js";
-import { createTlsReloader, loadTlsMaterial, type TlsReloadResult } from "./tls-context.js";
+import {
+  createTlsReloader,
+  loadTlsMaterial,
+  type TlsFiles,
+  type TlsMaterial,
+  type TlsReloadResult,
+} from "./tls-context.js";
 import { createHandshakeFailureHandler } from "./tls-handshake-failures.js";
 
 /** A started service. */
@@ -62,7 +69,13 @@ export interface RunningService {
 
 type Phase = "starting" | "running" | "draining" | "stopped";
 
-/** Starts the service described by `config`. */
+/** What a failed startup must close again, latest opened first. */
+type Opened = (() => unknown)[];
+
+/**
+ * Starts the service described by `config`. When startup fails (e.g. the port is taken),
+ * everything opened so far is closed before the error propagates, so the process can end.
+ */
 export async function startService(
   config: ServiceConfig,
   logger: Logger,
@@ -71,6 +84,32 @@ export async function startService(
   const tlsFiles = { cert: config.tlsCert, key: config.tlsKey, ca: config.clientCa };
   const tls = loadTlsMaterial(tlsFiles);
   const database = await createDatabase(config.db);
+  const opened: Opened = [() => database.close()];
+  try {
+    return await startOn(database, { config, logger, clock, tlsFiles, tls }, opened);
+  } catch (error) {
+    for (const close of opened.reverse()) {
+      // A close that fails must not hide the startup failure or keep the rest open.
+      await Promise.resolve()
+        .then(close)
+        .catch((e: unknown) => logger.warn({ err: e }, "close after failed startup failed"));
+    }
+    throw error;
+  }
+}
+
+async function startOn(
+  database: Database,
+  setup: {
+    config: ServiceConfig;
+    logger: Logger;
+    clock: Clock;
+    tlsFiles: TlsFiles;
+    tls: TlsMaterial;
+  },
+  opened: Opened,
+): Promise<RunningService> {
+  const { config, logger, clock, tlsFiles, tls } = setup;
   const applied = await migrateToLatest(database);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
 
@@ -106,6 +145,7 @@ export async function startService(
       logger.info({ count: entries.length }, "revocations loaded");
     },
   );
+  opened.push(() => revocations.close());
 
   const channel = createBoundedChannel<PendingItem<BatchItem, BatchOutcome>>(
     config.channelCapacity,
@@ -131,6 +171,10 @@ export async function startService(
             logger.warn({ err: error }, "event-log LISTEN connection lost; reconnecting"),
         })
       : undefined;
+  opened.push(
+    () => follower?.close(),
+    () => logCommits?.close(),
+  );
   const readHead = createRecordHeadLookup(database);
   // Only with SQLite is this process the one writer, so only then is a cached head exact;
   // on PostgreSQL other replicas commit too and the lookup reads the database.
@@ -172,6 +216,10 @@ export async function startService(
         "batch commit failed; its requests were answered unavailable",
       );
     },
+  });
+  opened.push(() => {
+    channel.close();
+    return reducer.done;
   });
   metrics.bind({
     channelDepth: () => channel.depth,
@@ -230,13 +278,8 @@ export async function startService(
         "request refused",
       ),
   });
-  await new Promise<void>((resolve, reject) => {
-    fleet.server.once("error", reject);
-    fleet.server.listen(config.listen.port, config.listen.host, () => {
-      fleet.server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(fleet.server, config.listen, "listen");
+  opened.push(() => fleet.closeConnections(0));
   const port = (fleet.server.address() as AddressInfo).port;
 
   const tlsReloader = createTlsReloader({
@@ -267,6 +310,7 @@ export async function startService(
       );
     },
   });
+  opened.push(() => tlsReloader.close());
 
   const plainDeps = { metrics, isReady: () => phase === "running" };
   const plainListeners: PlainListener[] = [];
@@ -276,6 +320,7 @@ export async function startService(
       ? undefined
       : await startPlainListener("metrics", config.metricsListen, plainDeps);
   if (metricsListener !== undefined) plainListeners.push(metricsListener);
+  opened.push(() => metricsListener?.close());
   const healthListener =
     config.healthListen === undefined
       ? undefined
