@@ -36,7 +36,10 @@ function postOnce(session: ClientHttp2Session, body: string): Promise<number> {
       status = Number(h[":status"]);
     });
     stream.on("data", () => {});
-    stream.on("end", () => resolve(status));
+    // A stream the server's death ends has no status: unanswered, not refused.
+    stream.on("end", () =>
+      status === 0 ? reject(new Error("stream ended without a response")) : resolve(status),
+    );
     stream.on("error", reject);
     stream.on("close", () => {
       if (status === 0) reject(new Error("stream closed without a response"));
@@ -47,7 +50,7 @@ function postOnce(session: ClientHttp2Session, body: string): Promise<number> {
 
 /**
  * Posts seq 1, 2, 3… for `hostname` until `signal` aborts, a request is refused, or the
- * connection fails. Resolves with what was acknowledged.
+ * connection fails. Resolves with what was acknowledged; `onAcknowledged` hears each 204.
  */
 export async function runAgent(
   url: string,
@@ -56,8 +59,9 @@ export async function runAgent(
   hostname: string,
   rolloutId: string,
   signal: AbortSignal,
-  maxSeq = 100_000,
+  options: { maxSeq?: number; onAcknowledged?: (seq: number) => void } = {},
 ): Promise<AgentLog> {
+  const { maxSeq = 100_000, onAcknowledged } = options;
   const log: AgentLog = { hostname, acknowledged: [], refused: new Map(), unanswered: [] };
   const session = connect(url, { ca, cert: identity.cert, key: identity.key });
   session.on("error", () => {});
@@ -70,8 +74,10 @@ export async function runAgent(
         log.unanswered.push(seq);
         break;
       }
-      if (status === 204) log.acknowledged.push(seq);
-      else {
+      if (status === 204) {
+        log.acknowledged.push(seq);
+        onAcknowledged?.(seq);
+      } else {
         log.refused.set(seq, status);
         break;
       }
