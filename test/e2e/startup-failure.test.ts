@@ -7,9 +7,10 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
+import { testPostgresUrl } from "../test-postgres.js";
 import { cleanup, makeTestPki, spawnFlags, type TestPki } from "./harness.js";
 
-const ADMIN_URL = process.env["NIXFLEET_CP_TEST_PG"] ?? "postgres://root@127.0.0.1:5432/test";
+const ADMIN_URL = await testPostgresUrl();
 const BIN = new URL("../../bin/nixfleet-cp", import.meta.url).pathname;
 const START_ONCE = new URL("./start-once.ts", import.meta.url).pathname;
 /** Far more than a clean startup failure takes; a leaked socket or timer holds it forever. */
