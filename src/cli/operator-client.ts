@@ -85,7 +85,12 @@ export async function describeRpcError(
   const attempt = attempts.get(target);
   if (
     attempt !== undefined &&
-    (e.code === Code.Canceled || e.code === Code.Internal || e.code === Code.Unknown)
+    // A refused client certificate surfaces as whatever the transport made of the closed
+    // connection: canceled, aborted (ECONNRESET), internal or unknown.
+    (e.code === Code.Canceled ||
+      e.code === Code.Aborted ||
+      e.code === Code.Internal ||
+      e.code === Code.Unknown)
   ) {
     const diagnosis = await diagnoseTls(attempt);
     if (diagnosis !== undefined) return new CommandError(diagnosis);
