@@ -81,7 +81,8 @@ export async function openSessions(
 
 /** What one phase sends: per host, the request sequences of its lanes, in start order. */
 export interface Workload {
-  readonly protocol: Protocol;
+  /** How requests were framed; "heartbeat": the heartbeat binding (200 is ok). */
+  readonly protocol: Protocol | "heartbeat";
   /** sequences[h][k]: the k-th lane of host h (one rollout), its events in seq order. */
   readonly sequences: readonly (readonly (readonly EncodedRequest[])[])[];
   /** Lanes of one host in flight at once (streams per session). */

@@ -3,6 +3,7 @@
 import { join, resolve } from "node:path";
 import { ensureBenchPki } from "./bench-pki.js";
 import { runGrowthMode } from "./growth-mode.js";
+import { runHeartbeatMode } from "./heartbeat-mode.js";
 import { type BenchOptions, parseBenchOptions, USAGE } from "./options.js";
 import { runOverloadMode } from "./overload-mode.js";
 import { runPeakMode } from "./peak-mode.js";
@@ -15,6 +16,7 @@ const TITLES: Record<BenchOptions["mode"], string> = {
   overload: "nixfleet-cp ingest benchmark: overload",
   growth: "nixfleet-cp ingest benchmark: database growth",
   profile: "nixfleet-cp ingest benchmark: CPU profile of the hot path",
+  heartbeat: "nixfleet-cp heartbeat benchmark: a fleet heartbeating, against PostEvent",
 };
 
 async function main(): Promise<number> {
@@ -50,6 +52,9 @@ async function main(): Promise<number> {
       break;
     case "profile":
       body = await runProfileMode(options, pki, log);
+      break;
+    case "heartbeat":
+      body = await runHeartbeatMode(options, pki, log);
       break;
   }
   process.stdout.write(`${runHeader(TITLES[options.mode], argv)}\n\n${body}\n`);

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { PROTOCOLS, type Protocol } from "./wire-format.js";
 
 /** What to measure. */
-export type Mode = "peak" | "overload" | "growth" | "profile";
+export type Mode = "peak" | "overload" | "growth" | "profile" | "heartbeat";
 
 /** Every setting of a bench run. */
 export interface BenchOptions {
@@ -43,7 +43,8 @@ export interface BenchOptions {
 /** `--help` text. */
 export const USAGE = `npm run bench -- [flags]
 
-  --mode peak|overload|growth|profile   what to measure (default peak)
+  --mode peak|overload|growth|profile|heartbeat   what to measure (default peak);
+                          heartbeat: --hosts agents heartbeating vs PostEvent, same run
   --protocols LIST        comma-separated: connect-binary,connect-json,grpc,http-json (default all)
   --hosts N               simulated hosts = TLS sessions = agent certificates (default 256)
   --lanes N               concurrent rollouts (HTTP/2 streams) per host, closed loop (default 2)
@@ -124,8 +125,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
   });
   if (values.help) return "help";
   const mode = (values.mode ?? "peak") as Mode;
-  if (!["peak", "overload", "growth", "profile"].includes(mode)) {
-    throw new Error(`--mode: expected peak, overload, growth or profile, got "${mode}"`);
+  if (!["peak", "overload", "growth", "profile", "heartbeat"].includes(mode)) {
+    throw new Error(`--mode: expected peak, overload, growth, profile or heartbeat, got "${mode}"`);
   }
   const protocols = (values.protocols?.split(",") ?? [...PROTOCOLS]).map((p) => p.trim());
   for (const p of protocols) {

@@ -78,6 +78,24 @@ export function encodeRequest(event: BenchEvent, protocol: Protocol): EncodedReq
   }
 }
 
+/** The heartbeat binding's path (SPEC §8). */
+export const HEARTBEAT_PATH = "/v1/agent/heartbeat";
+
+const HEARTBEAT_HEADERS: OutgoingHttpHeaders = Object.freeze({
+  ":method": "POST",
+  ":path": HEARTBEAT_PATH,
+  "content-type": "application/json",
+});
+
+/** The original agent's heartbeat body for `host` (no rollout_id, as real agents send it). */
+export function encodeHeartbeat(host: string, closure: string): EncodedRequest {
+  const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  return {
+    headers: HEARTBEAT_HEADERS,
+    body: Buffer.from(`{"hostname":"${host}","current_closure":"${closure}","at":"${at}"}`),
+  };
+}
+
 /** How the driver counts an answer. */
 export type Verdict = "ok" | "shed" | "duplicate" | "error";
 
@@ -105,8 +123,11 @@ function protoVerdict(bytes: Buffer | undefined, offset: number): Verdict {
  * The verdict on a response. Backpressure is resource_exhausted (Connect 429, gRPC 8) or
  * unavailable (Connect and the binding 503, gRPC 14): both tell the agent to retry later.
  */
-export function classify(protocol: Protocol, r: ResponseView): Verdict {
+export function classify(protocol: Protocol | "heartbeat", r: ResponseView): Verdict {
   switch (protocol) {
+    case "heartbeat":
+      if (r.status === 200) return "ok";
+      return r.status === 503 || r.status === 429 ? "shed" : "error";
     case "connect-binary":
       if (r.status === 200) return protoVerdict(r.firstChunk, 0);
       return r.status === 429 || r.status === 503 ? "shed" : "error";

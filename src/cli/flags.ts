@@ -167,3 +167,10 @@ export const ROLLOUT_WATCH_FLAGS: FlagSpecs = {
   },
   ...CLIENT_FLAGS,
 };
+
+/** `hosts list`. */
+export const HOSTS_LIST_FLAGS: FlagSpecs = {
+  reachable: { type: "boolean", help: "only hosts heard from within 3 heartbeat intervals" },
+  unreachable: { type: "boolean", help: "only hosts silent for more than 3 heartbeat intervals" },
+  ...CLIENT_FLAGS,
+};

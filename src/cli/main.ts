@@ -28,6 +28,9 @@ const GROUPS: Record<string, Record<string, Command>> = {
     history: async (argv) => (await import("./rollout-history.js")).rolloutHistoryCommand(argv),
     watch: async (argv) => (await import("./rollout-watch.js")).rolloutWatchCommand(argv),
   },
+  hosts: {
+    list: async (argv) => (await import("./hosts-list.js")).hostsListCommand(argv),
+  },
 };
 
 const isHelp = (arg: string | undefined) => arg === "--help" || arg === "-h" || arg === "help";

@@ -1,8 +1,9 @@
 // The rollout commands' connection to the control plane: flags and environment to an mTLS
 // Connect client, and Connect errors to messages an operator can act on.
 import { join, resolve } from "node:path";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { HostService } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import type { ParsedArgs } from "./args.js";
 import { CommandError } from "./command-error.js";
@@ -60,14 +61,22 @@ const attempts = new WeakMap<OperatorTarget, TlsAttempt>();
 
 /** A RolloutService client over HTTP/2 presenting the operator certificate. */
 export function rolloutClient(target: OperatorTarget): Client<typeof RolloutService> {
+  return createClient(RolloutService, operatorTransport(target));
+}
+
+/** A HostService client over HTTP/2 presenting the operator certificate. */
+export function hostClient(target: OperatorTarget): Client<typeof HostService> {
+  return createClient(HostService, operatorTransport(target));
+}
+
+function operatorTransport(target: OperatorTarget): Transport {
   const material = tlsMaterial(target);
   attempts.set(target, { ...target, ...material });
-  const transport = createConnectTransport({
+  return createConnectTransport({
     baseUrl: target.server,
     httpVersion: "2",
     nodeOptions: material,
   });
-  return createClient(RolloutService, transport);
 }
 
 /**

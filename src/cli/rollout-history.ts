@@ -85,7 +85,8 @@ function textLines(): Printer {
         e.hostname,
         e.seq.toString(),
         e.kind,
-        summarizeEvent(e.event),
+        // Healed by the control plane from a heartbeat, not reported by the agent.
+        `${e.synthesized ? "[synthesized] " : ""}${summarizeEvent(e.event)}`,
       ]);
       for (const row of rows) {
         row.slice(0, 4).forEach((cell, i) => {

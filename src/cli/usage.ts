@@ -3,6 +3,7 @@ import { SERVE_FLAGS } from "../config/service-config.js";
 import {
   CLIENT_FLAGS,
   type FlagSpecs,
+  HOSTS_LIST_FLAGS,
   MIGRATE_FLAGS,
   PKI_INIT_FLAGS,
   PKI_ISSUE_AGENT_FLAGS,
@@ -119,6 +120,21 @@ a summary of the event. --json prints one JSON object per event per line (a sign
 hex, as the HTTP binding takes it).
 
 ${operatorFlags(ROLLOUT_HISTORY_FLAGS)}`,
+  hosts: `usage: nixfleet-cp hosts list [flags]
+
+subcommands:
+  list             show every host's liveness from its heartbeats
+
+Run 'nixfleet-cp hosts list --help' for its flags.
+`,
+  "hosts list": `usage: nixfleet-cp hosts list [--reachable | --unreachable] [flags]
+
+Prints HOST, REACHABLE, LAST HEARTBEAT (agent clock), RECEIVED (control-plane clock) and
+CLOSURE for every host that ever sent a heartbeat, then the counts. A host is unreachable
+when its last heartbeat arrived more than 3 heartbeat intervals ago (serve's
+--heartbeat-interval). --json prints the hosts as a JSON array.
+
+${operatorFlags(HOSTS_LIST_FLAGS)}`,
   "rollout watch": `usage: nixfleet-cp rollout watch <rolloutId> [flags]
 
 Prints the current status table, then one line per host state change as it commits
@@ -145,6 +161,7 @@ commands:
   rollout status   show where every host of a rollout stands
   rollout history  show a rollout's event log
   rollout watch    follow a rollout's state changes live
+  hosts list       show host liveness (reachable / unreachable) from heartbeats
 
 Run 'nixfleet-cp <command> --help' for a command's flags, 'nixfleet-cp --version' for the version.
 `;

@@ -35,6 +35,8 @@ export interface ServiceConfig {
   readonly logLevel: string;
   /** Refuse unsigned events (signed ones are always verified). */
   readonly requireSignatures: boolean;
+  /** The agents' heartbeat interval; a host silent for 3 of them is unreachable. */
+  readonly heartbeatIntervalMs: number;
   /** Pause before each reducer batch; for tests that need a slow reducer. Keep 0. */
   readonly debugReducerDelayMs: number;
 }
@@ -94,6 +96,10 @@ export const SERVE_FLAGS = {
     type: "string",
     help: "true: refuse events without a signature (present ones are always verified; default false)",
   },
+  "heartbeat-interval": {
+    type: "string",
+    help: "agents' heartbeat interval, e.g. 60s or 500ms; unreachable after 3 missed (default 60s)",
+  },
   "debug-reducer-delay-ms": {
     type: "string",
     help: "testing only: pause before each reducer batch",
@@ -136,6 +142,20 @@ function loopbackOnly(address: ListenAddress, allowRemote: boolean): ListenAddre
     );
   }
   return address;
+}
+
+/** A positive interval: `<n>ms`, `<n>s`, `<n>m` or bare seconds. */
+function intervalMs(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const m = /^(\d+)(ms|s|m)?$/.exec(text);
+  const n = Number(m?.[1]);
+  const ms = m === null ? Number.NaN : m[2] === "ms" ? n : m[2] === "m" ? n * 60_000 : n * 1000;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 86_400_000) {
+    throw new ConfigError(
+      `--${flag}: expected e.g. 60s, 500ms or 2m (at most 1 day), got "${text}"`,
+    );
+  }
+  return ms;
 }
 
 function booleanFlag(text: string | undefined, flag: string): boolean {
@@ -206,6 +226,7 @@ export function parseServeConfig(
     shutdownTimeoutMs: positiveInt(get("shutdown-timeout"), "shutdown-timeout", 10_000),
     logLevel: get("log-level") ?? "info",
     requireSignatures: booleanFlag(get("require-signatures"), "require-signatures"),
+    heartbeatIntervalMs: intervalMs(get("heartbeat-interval"), "heartbeat-interval", 60_000),
     debugReducerDelayMs: positiveInt(get("debug-reducer-delay-ms"), "debug-reducer-delay-ms", 0, 0),
   };
 }

@@ -70,4 +70,8 @@ export interface HostRolloutRecord {
   readonly probes: readonly ProbeState[];
   /** The dedup high-water mark: the seq of the last applied event (0 when none). */
   readonly lastEventSeq: number;
+  /** Seqs skipped by applied events and not re-posted since (SPEC §8 seq gaps). */
+  readonly missingSeqCount: number;
+  /** The lowest of those seqs, ascending, at most MAX_LISTED_MISSING_SEQS of them. */
+  readonly missingSeqs: readonly number[];
 }

@@ -42,5 +42,7 @@ export function openRecords(input: OpenRolloutInput, now: Instant): HostRolloutR
     revertedAt: null,
     probes: [],
     lastEventSeq: 0,
+    missingSeqCount: 0,
+    missingSeqs: [],
   }));
 }

@@ -4,6 +4,7 @@ import type { HealthFailurePolicy, HostRolloutRecord, HostState } from "./domain
 import type { Effect } from "./effect.js";
 import type { RemoteEvent } from "./event.js";
 import type { Instant } from "./instant.js";
+import { fillGap, fillsGap } from "./seq-gaps.js";
 import { activating } from "./states/activating.js";
 import { converged } from "./states/converged.js";
 import { deferred } from "./states/deferred.js";
@@ -30,7 +31,7 @@ export interface StepRefused {
 export type StepResult = StepApplied | StepRefused;
 
 /**
- * Applies one event to a record. `now` is the control plane's clock (unused by today's
+ * Applies one event to a record (or, for a late copy of a missing seq, only logs it). `now` is the control plane's clock (unused by today's
  * rules, kept so rules may use it without changing callers); `policy` is the rollout's
  * health-failure policy. Pure: the inputs are never modified.
  */
@@ -42,6 +43,15 @@ export function step(
 ): StepResult {
   // Before the state check, so a retried event is a duplicate even after it moved the host.
   if (event.seq <= record.lastEventSeq) {
+    // A late copy of a skipped seq (SPEC §8) is logged so the history is whole; it cannot
+    // move the host behind the events that already did, so only the gap closes.
+    if (fillsGap(record, event.seq)) {
+      return {
+        ok: true,
+        record: fillGap(record, event.seq),
+        effects: [{ type: "appendEventLog", event }],
+      };
+    }
     return {
       ok: false,
       error: { type: "seqRegression", seq: event.seq, lastEventSeq: record.lastEventSeq },

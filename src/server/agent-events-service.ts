@@ -1,7 +1,7 @@
 // nixfleet.agent.v1.AgentEventsService over Connect, gRPC and gRPC-Web: decodes the proto
 // request at the edge and runs the shared PostEvent pipeline.
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type AgentEventsService,
   Outcome,
@@ -9,7 +9,10 @@ import {
   type HostState as WireHostState,
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { HOST_STATES, type HostState } from "../core/domain.js";
+import { decodeHeartbeatProto } from "./convert/decode-heartbeat.js";
 import { decodePostEventProto } from "./convert/decode-post-event.js";
+import { encodeHeartbeatResponse } from "./convert/encode-heartbeat.js";
+import type { HandleHeartbeat } from "./heartbeat.js";
 import { PeerIdentity } from "./peer-identity.js";
 import type { PostEvent } from "./post-event.js";
 import { peerKey } from "./request-context.js";
@@ -23,20 +26,33 @@ export function wireHostState(state: HostState): WireHostState {
 /** Implements AgentEventsService with the shared pipeline. */
 export function createAgentEventsService(
   postEvent: PostEvent,
+  heartbeat: HandleHeartbeat,
 ): ServiceImpl<typeof AgentEventsService> {
   return {
     async postEvent(request, context) {
-      const peer = context.values.get(peerKey);
-      if (!(peer instanceof PeerIdentity)) {
-        throw toConnectError(peer ?? serviceError("unauthenticated", "no client certificate"));
-      }
-      const result = await postEvent(peer, () => decodePostEventProto(request));
+      const result = await postEvent(peerOf(context), () => decodePostEventProto(request));
       if ("code" in result) throw toConnectError(result);
       return create(PostEventResponseSchema, {
         outcome: result.outcome === "applied" ? Outcome.APPLIED : Outcome.DUPLICATE,
         state: wireHostState(result.state),
         lastEventSeq: BigInt(result.lastEventSeq),
+        seqGap: BigInt(result.seqGap),
+        missingSeqCount: BigInt(result.missingSeqCount),
+        missingSeqs: result.missingSeqs.map(BigInt),
       });
     },
+    async heartbeat(request, context) {
+      const result = await heartbeat(peerOf(context), () => decodeHeartbeatProto(request));
+      if ("code" in result) throw toConnectError(result);
+      return encodeHeartbeatResponse(result);
+    },
   };
+}
+
+function peerOf(context: HandlerContext): PeerIdentity {
+  const peer = context.values.get(peerKey);
+  if (!(peer instanceof PeerIdentity)) {
+    throw toConnectError(peer ?? serviceError("unauthenticated", "no client certificate"));
+  }
+  return peer;
 }

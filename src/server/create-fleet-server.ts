@@ -12,7 +12,9 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { createConnectHandler } from "./connect-handler.js";
-import { createEarlyShed, POST_EVENT_RPC_PATH } from "./early-shed.js";
+import { createEarlyShed, HEARTBEAT_RPC_PATH, POST_EVENT_RPC_PATH } from "./early-shed.js";
+import type { HandleHeartbeat } from "./heartbeat.js";
+import { createHeartbeatBinding, HEARTBEAT_PATH } from "./heartbeat-binding.js";
 import { createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
 import type { Metrics } from "./metrics.js";
 import {
@@ -43,12 +45,13 @@ export interface FleetServerOptions {
   readonly routes: (router: ConnectRouter) => void;
   readonly interceptors: readonly Interceptor[];
   readonly postEvent: PostEvent;
+  readonly heartbeat: HandleHeartbeat;
   readonly metrics: Metrics;
   /** Largest request message or binding body accepted. */
   readonly maxMessageBytes: number;
   /** Whether the service accepts work (for /readyz). */
   readonly isReady: () => boolean;
-  /** True while the ingest channel is full: PostEvent is then shed before any parsing. */
+  /** True while the ingest channel is full: PostEvent and Heartbeat are then shed before any parsing. */
   readonly isSaturated: () => boolean;
   /** The retry delay hinted when shedding. */
   readonly retryAfterSeconds: number;
@@ -92,6 +95,21 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     onResponse: (status) =>
       metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: String(status) }),
   });
+  const heartbeatBinding = createHeartbeatBinding({
+    heartbeat: options.heartbeat,
+    authenticate,
+    maxBodyBytes: options.maxMessageBytes,
+    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
+    onResponse: (status) =>
+      metrics.httpRequests.inc({ route: `POST ${HEARTBEAT_PATH}`, status: String(status) }),
+  });
+  // Door-level shedding: what a full channel would refuse anyway, by path.
+  const shedPaths = new Map<string, { rpc: string; binding: boolean; kind: string }>([
+    [POST_EVENT_PATH, { rpc: `POST ${POST_EVENT_PATH}`, binding: true, kind: "event" }],
+    [POST_EVENT_RPC_PATH, { rpc: POST_EVENT_RPC_PATH.slice(1), binding: false, kind: "event" }],
+    [HEARTBEAT_PATH, { rpc: `POST ${HEARTBEAT_PATH}`, binding: true, kind: "heartbeat" }],
+    [HEARTBEAT_RPC_PATH, { rpc: HEARTBEAT_RPC_PATH.slice(1), binding: false, kind: "heartbeat" }],
+  ]);
   const plain = createPlainRoutes({ metrics, isReady, authenticate });
   const statusPage = createStatusPage({ authenticate });
   const shed = createEarlyShed(options.retryAfterSeconds);
@@ -113,20 +131,17 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     (req: Request, res: ServerResponse | Http2ServerResponse) => {
       const url = req.url ?? "";
       const path = url.includes("?") ? url.slice(0, url.indexOf("?")) : url;
-      const binds = path === POST_EVENT_PATH;
-      if ((binds || path === POST_EVENT_RPC_PATH) && req.method === "POST" && isSaturated()) {
-        const protocol = shed(req, res as Response, binds);
-        if (binds) metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: "503" });
-        else
-          metrics.requests.inc({
-            rpc: POST_EVENT_RPC_PATH.slice(1),
-            protocol,
-            code: "resource_exhausted",
-          });
-        metrics.events.inc({ kind: "unknown", outcome: "shed" });
+      const shedding = req.method === "POST" ? shedPaths.get(path) : undefined;
+      if (shedding !== undefined && isSaturated()) {
+        const protocol = shed(req, res as Response, shedding.binding);
+        if (shedding.binding) metrics.httpRequests.inc({ route: shedding.rpc, status: "503" });
+        else metrics.requests.inc({ rpc: shedding.rpc, protocol, code: "resource_exhausted" });
+        if (shedding.kind === "event") metrics.events.inc({ kind: "unknown", outcome: "shed" });
+        else metrics.heartbeats.inc({ outcome: "shed" });
         return;
       }
-      if (binds) return binding(req, res as Response);
+      if (path === POST_EVENT_PATH) return binding(req, res as Response);
+      if (path === HEARTBEAT_PATH) return heartbeatBinding(req, res as Response);
       const route = plain.get(path);
       if (route !== undefined) return route(req, res as Response);
       if (isStatusPagePath(path)) return statusPage(req, res as Response, path);

@@ -1,6 +1,6 @@
-// Load shedding at the door: while the ingest channel is full, PostEvent on any protocol is
-// answered "slow down" before TLS identity, body parsing or connect-node run, so a shed
-// request costs a fraction of an applied one and overload leaves room for goodput.
+// Load shedding at the door: while the ingest channel is full, PostEvent and Heartbeat on any
+// protocol are answered "slow down" before TLS identity, body parsing or connect-node run, so
+// a shed request costs a fraction of an applied one and overload leaves room for goodput.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { Code } from "@connectrpc/connect";
@@ -12,6 +12,9 @@ import { respondTrailersOnly } from "./trailers-only.js";
 
 /** The Connect/gRPC path of PostEvent. */
 export const POST_EVENT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.postEvent.name}`;
+
+/** The Connect/gRPC path of Heartbeat, shed at the door alike. */
+export const HEARTBEAT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.heartbeat.name}`;
 
 /** Which surface a shed request came in on, for metrics. */
 export type ShedProtocol = "connect" | "grpc" | "grpc-web" | "http-json";

@@ -6,9 +6,10 @@ import { getOption } from "@bufbuild/protobuf";
 import { http } from "../../gen/google/api/annotations_pb.js";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { decodePostEventJson } from "./convert/decode-post-event.js";
-import { PeerIdentity } from "./peer-identity.js";
+import { createJsonRoute, parseJsonBody } from "./json-route.js";
+import type { PeerIdentity } from "./peer-identity.js";
 import type { PostEvent } from "./post-event.js";
-import { type ServiceError, serviceError, toHttpError } from "./service-error.js";
+import type { ServiceError } from "./service-error.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 // Both response kinds share this surface; their writeHead overloads do not unify.
@@ -37,113 +38,15 @@ export interface HttpBindingOptions {
 export function createHttpBinding(
   options: HttpBindingOptions,
 ): (req: Request, res: Response) => void {
-  const { postEvent, authenticate, maxBodyBytes, onResponse, onRefused } = options;
-
-  function send(
-    res: Response,
-    status: number,
-    headers: Record<string, string>,
-    body?: string,
-  ): void {
-    onResponse?.(status);
-    if (res.headersSent || res.writableEnded) return;
-    res.writeHead(status, headers);
-    res.end(body);
-  }
-  function refuse(
-    res: Response,
-    error: ServiceError,
-    peer: PeerIdentity | ServiceError | undefined,
-    extra: Record<string, string> = {},
-  ): void {
-    onRefused?.(error, peer instanceof PeerIdentity ? peer.commonName : undefined);
-    sendError(res, error, extra);
-  }
-  function sendError(res: Response, error: ServiceError, extra: Record<string, string> = {}): void {
-    const { status, headers, body } = toHttpError(error);
-    send(res, status, { ...headers, ...extra }, body);
-  }
-
-  return (req, res) => {
-    if (req.method !== "POST") {
-      req.resume();
-      refuse(
-        res,
-        serviceError("method_not_allowed", `${req.method} is not allowed; use POST`),
-        undefined,
-        { allow: "POST" },
-      );
-      return;
-    }
-    const peer = authenticate(req);
-    if (!(peer instanceof PeerIdentity)) {
-      req.resume();
-      refuse(res, peer, undefined);
-      return;
-    }
-    const contentType = String(req.headers["content-type"] ?? "");
-    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-      req.resume();
-      refuse(
-        res,
-        serviceError(
-          "unsupported_media_type",
-          `content-type must be application/json, got "${contentType}"`,
-        ),
-        peer,
-      );
-      return;
-    }
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > maxBodyBytes) {
-      req.resume();
-      refuse(res, tooLarge(maxBodyBytes), peer);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let aborted = false;
-    req.on("data", (chunk: Buffer) => {
-      if (aborted) return;
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        aborted = true;
-        refuse(res, tooLarge(maxBodyBytes), peer);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      if (aborted) return;
-      const text =
-        chunks.length === 1
-          ? (chunks[0] as Buffer).toString("utf8")
-          : Buffer.concat(chunks).toString("utf8");
-      postEvent(peer, () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (error) {
-          return {
-            ok: false,
-            error: { field: "body", message: `body: not valid JSON (${(error as Error).message})` },
-          };
-        }
-        return decodePostEventJson(body);
-      }).then(
-        (result) => {
-          if ("code" in result) sendError(res, result);
-          else send(res, 204, {});
-        },
-        (error: unknown) => refuse(res, serviceError("internal", String(error)), peer),
-      );
-    });
-    req.on("error", () => {
-      aborted = true;
-    });
-  };
-}
-
-function tooLarge(max: number): ServiceError {
-  return serviceError("payload_too_large", `body exceeds ${max} bytes`);
+  const { postEvent, ...route } = options;
+  return createJsonRoute({
+    ...route,
+    async handle(peer, text) {
+      const result = await postEvent(peer, () => {
+        const parsed = parseJsonBody(text);
+        return parsed.ok ? decodePostEventJson(parsed.value) : parsed;
+      });
+      return "code" in result ? result : { status: 204, headers: {} };
+    },
+  });
 }

@@ -2,6 +2,7 @@
 // line per failed RPC.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import { HostService } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import type { Metrics } from "./metrics.js";
 import { PeerIdentity } from "./peer-identity.js";
@@ -11,6 +12,7 @@ import { type ServiceError, serviceError, toConnectError } from "./service-error
 const REQUIRED_ROLE: ReadonlyMap<string, "agent" | "operator"> = new Map([
   [AgentEventsService.typeName, "agent"],
   [RolloutService.typeName, "operator"],
+  [HostService.typeName, "operator"],
 ]);
 
 /** What a log line about a refused or failed RPC says. */
@@ -58,8 +60,8 @@ export function createAuthInterceptor(
 }
 
 /**
- * Logs RPCs that fail after authorization, except PostEvent, whose pipeline logs its own
- * rejections with the host, rollout and seq.
+ * Logs RPCs that fail after authorization, except the agent's (PostEvent, Heartbeat), whose
+ * pipelines log their own rejections with the host, rollout and seq.
  */
 export function createFailureLogInterceptor(log: (failure: RpcFailure) => void): Interceptor {
   return (next) => async (req) => {

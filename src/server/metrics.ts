@@ -36,20 +36,30 @@ export interface Metrics {
   readonly commitSeconds: Histogram;
   readonly reducerLagSeconds: Histogram;
   readonly batchFailures: Counter;
+  readonly heartbeats: Counter<"outcome">;
+  readonly synthesizedEvents: Counter<"kind">;
+  readonly seqGapEvents: Counter;
+  readonly missingSeqs: Counter;
+  readonly livenessChanges: Counter<"to">;
   /** Sets the sources read at scrape time. */
-  bind(sources: {
-    channelDepth: () => number;
-    channelCapacity: number;
-    hostCounts?: HostCountSource;
-  }): void;
+  bind(sources: MetricSources): void;
+}
+
+/** Reads the heartbeating hosts and how many of them are unreachable, at scrape time. */
+export type LivenessCountSource = () => Promise<{ unreachable: number; total: number }>;
+
+/** What the gauges read at scrape time. */
+export interface MetricSources {
+  channelDepth: () => number;
+  channelCapacity: number;
+  hostCounts?: HostCountSource;
+  livenessCounts?: LivenessCountSource;
 }
 
 /** Creates a fresh registry with every metric of the service. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  let sources:
-    | { channelDepth: () => number; channelCapacity: number; hostCounts?: HostCountSource }
-    | undefined;
+  let sources: MetricSources | undefined;
 
   const requests = new Counter({
     name: "nixfleet_cp_requests_total",
@@ -148,8 +158,70 @@ export function createMetrics(): Metrics {
     },
   });
 
+  const heartbeats = new Counter({
+    name: "nixfleet_cp_heartbeats_total",
+    help: "Heartbeats by outcome (ok: committed; shed: queue full; unavailable: commit failed).",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const synthesizedEvents = new Counter({
+    name: "nixfleet_cp_synthesized_events_total",
+    help: "Events the control plane synthesized from heartbeats to heal records, by kind.",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  });
+  const seqGapEvents = new Counter({
+    name: "nixfleet_cp_seq_gap_events_total",
+    help: "Applied events whose seq skipped past the record's last seq + 1.",
+    registers: [registry],
+  });
+  const missingSeqs = new Counter({
+    name: "nixfleet_cp_missing_seqs_total",
+    help: "Seqs skipped by applied events (the sum of their gaps).",
+    registers: [registry],
+  });
+  const livenessChanges = new Counter({
+    name: "nixfleet_cp_host_liveness_changes_total",
+    help: "Hosts that became reachable or unreachable, as this process noticed.",
+    labelNames: ["to"] as const,
+    registers: [registry],
+  });
+  // One query per scrape answers both gauges.
+  let livenessRead: Promise<{ unreachable: number; total: number }> | undefined;
+  const readLiveness = () => {
+    livenessRead ??= (
+      sources?.livenessCounts?.() ?? Promise.resolve({ unreachable: 0, total: 0 })
+    ).finally(() => {
+      setImmediate(() => {
+        livenessRead = undefined;
+      });
+    });
+    return livenessRead;
+  };
+  new Gauge({
+    name: "nixfleet_cp_hosts_unreachable",
+    help: "Hosts whose last heartbeat is older than 3 heartbeat intervals.",
+    registers: [registry],
+    async collect() {
+      this.set((await readLiveness()).unreachable);
+    },
+  });
+  new Gauge({
+    name: "nixfleet_cp_hosts_heartbeating",
+    help: "Hosts that ever sent a heartbeat (reachable or not).",
+    registers: [registry],
+    async collect() {
+      this.set((await readLiveness()).total);
+    },
+  });
+
   return {
     registry,
+    heartbeats,
+    synthesizedEvents,
+    seqGapEvents,
+    missingSeqs,
+    livenessChanges,
     requests,
     httpRequests,
     tlsHandshakeFailures,

@@ -5,7 +5,7 @@ import type { HostState } from "../core/domain.js";
 import { describeStepError } from "../core/step-error.js";
 import type { BoundedChannel } from "../runtime/bounded-channel.js";
 import type { PendingItem, Settlement } from "../runtime/reducer.js";
-import type { BatchItem, BatchOutcome } from "../storage/apply-batch.js";
+import type { BatchItem, BatchOutcome, WorkItem, WorkOutcome } from "../storage/apply-batch.js";
 import type { HeadLookup } from "../storage/record-head.js";
 import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
 import { eventToBindingJson } from "./convert/event-json.js";
@@ -18,6 +18,11 @@ export interface PostEventVerdict {
   readonly outcome: "applied" | "duplicate";
   readonly state: HostState;
   readonly lastEventSeq: number;
+  /** Seqs this event skipped (0 unless applied past last+1). */
+  readonly seqGap: number;
+  /** Seqs the record is missing, and the lowest of them. */
+  readonly missingSeqCount: number;
+  readonly missingSeqs: readonly number[];
 }
 
 export type PostEventResult = PostEventVerdict | ServiceError;
@@ -38,7 +43,7 @@ export interface RejectContext {
 }
 
 export interface PostEventDeps {
-  readonly channel: BoundedChannel<PendingItem<BatchItem, BatchOutcome>>;
+  readonly channel: BoundedChannel<PendingItem<WorkItem, WorkOutcome>>;
   /** The record's head, or undefined when there is no record for the pair. */
   readonly lookup: HeadLookup;
   /** False before the reducer runs and once shutdown began. */
@@ -117,9 +122,17 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
       observer?.onVerdict?.(event.kind, "not_found");
       return reject(notFound(rolloutId, hostname), context);
     }
-    if (event.seq <= head.lastEventSeq) {
+    // A record missing seqs may take a late copy of one of them: the reducer decides that.
+    if (event.seq <= head.lastEventSeq && head.missingSeqCount === 0) {
       observer?.onVerdict?.(event.kind, "duplicate");
-      return { outcome: "duplicate", state: head.state, lastEventSeq: head.lastEventSeq };
+      return {
+        outcome: "duplicate",
+        state: head.state,
+        lastEventSeq: head.lastEventSeq,
+        seqGap: 0,
+        missingSeqCount: 0,
+        missingSeqs: [],
+      };
     }
     let settle!: (s: Settlement<BatchOutcome>) => void;
     const settled = new Promise<Settlement<BatchOutcome>>((resolve) => {
@@ -152,6 +165,9 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
           outcome: outcome.type,
           state: outcome.record.state,
           lastEventSeq: outcome.record.lastEventSeq,
+          seqGap: outcome.type === "applied" ? outcome.seqGap : 0,
+          missingSeqCount: outcome.record.missingSeqCount,
+          missingSeqs: outcome.record.missingSeqs,
         };
       case "notFound":
         return reject(notFound(rolloutId, hostname), context);

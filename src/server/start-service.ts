@@ -9,26 +9,32 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../gen/grpc/health/v1/health_pb.js";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import { HostService } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import type { ServiceConfig } from "../config/service-config.js";
 import { type Instant, instantFromEpochNanos } from "../core/instant.js";
 import { createBoundedChannel } from "../runtime/bounded-channel.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
 import { createFollowedWatchHub } from "../runtime/followed-watch-hub.js";
+import { startLivenessMonitor } from "../runtime/liveness-monitor.js";
 import { cachedLookup, createRecordHeadCache } from "../runtime/record-head-cache.js";
 import { type PendingItem, startReducer } from "../runtime/reducer.js";
 import { createWatchHub } from "../runtime/watch-hub.js";
-import { type BatchItem, type BatchOutcome, createBatchApplier } from "../storage/apply-batch.js";
+import { createBatchApplier, type WorkItem, type WorkOutcome } from "../storage/apply-batch.js";
 import { countHostsByState } from "../storage/count-hosts.js";
 import { createDatabase, type Database } from "../storage/database.js";
+import { countHosts } from "../storage/hosts.js";
 import { listenForLogCommits } from "../storage/log-commit-listener.js";
 import { migrateToLatest } from "../storage/migrate.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
 import { upsertRevocations } from "../storage/revocations.js";
 import { createAgentEventsService } from "./agent-events-service.js";
+import { createCommitFanout } from "./commit-fanout.js";
 import { createFleetServer } from "./create-fleet-server.js";
 import { createHealthState } from "./health/health-state.js";
 import { registerHealth } from "./health/register-health.js";
+import { createHeartbeat } from "./heartbeat.js";
+import { createHostService } from "./host-service.js";
 import {
   createAuditInterceptor,
   createAuthInterceptor,
@@ -123,7 +129,12 @@ async function startOn(
   metrics.tlsCertificateNotAfter.set(tls.notAfterMs / 1000);
   const health = createHealthState([["", ServingStatus.NOT_SERVING]]);
   const setServing = (status: ServingStatus.SERVING | ServingStatus.NOT_SERVING) => {
-    for (const name of ["", AgentEventsService.typeName, RolloutService.typeName])
+    for (const name of [
+      "",
+      AgentEventsService.typeName,
+      RolloutService.typeName,
+      HostService.typeName,
+    ])
       health.set(name, status);
   };
   setServing(ServingStatus.NOT_SERVING);
@@ -147,9 +158,7 @@ async function startOn(
   );
   opened.push(() => revocations.close());
 
-  const channel = createBoundedChannel<PendingItem<BatchItem, BatchOutcome>>(
-    config.channelCapacity,
-  );
+  const channel = createBoundedChannel<PendingItem<WorkItem, WorkOutcome>>(config.channelCapacity);
   const applier = createBatchApplier(database);
   // SQLite: this process is the only writer, so the reducer publishes its own commits. On
   // PostgreSQL every replica commits: the hub follows the shared log instead, woken by the
@@ -179,9 +188,18 @@ async function startOn(
   // Only with SQLite is this process the one writer, so only then is a cached head exact;
   // on PostgreSQL other replicas commit too and the lookup reads the database.
   const heads = database.kind === "sqlite" ? createRecordHeadCache(200_000) : undefined;
-  const reducer = startReducer<BatchItem, BatchOutcome>({
+  const liveness = await startLivenessMonitor({
+    database,
+    clock,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    onError: (error) => logger.error({ err: error }, "host liveness check failed"),
+  });
+  liveness.subscribe((change) =>
+    metrics.livenessChanges.inc({ to: change.reachable ? "reachable" : "unreachable" }),
+  );
+  const reducer = startReducer<WorkItem, WorkOutcome>({
     channel,
-    apply: (items) => applier.applyBatch(items, clock.now()),
+    apply: (items) => applier.applyWork(items, clock.now()),
     batchSize: config.batchSize,
     delayMs: config.debugReducerDelayMs,
     onBatch(report) {
@@ -190,26 +208,15 @@ async function startOn(
       metrics.reducerLagSeconds.observe(report.lagSeconds);
       if (report.failed) metrics.batchFailures.inc();
     },
-    onCommitted(items, outcomes) {
-      if (follower !== undefined && hub.size > 0) follower.poke();
-      const watched = follower === undefined && hub.size > 0;
-      if (heads === undefined && !watched) return;
-      outcomes.forEach((outcome, i) => {
-        if (outcome.type === "notFound") return;
-        const item = items[i] as BatchItem;
-        const { state, lastEventSeq } = outcome.record;
-        heads?.set(item.rolloutId, item.hostname, { state, lastEventSeq });
-        if (watched && outcome.type === "applied" && outcome.transition !== null) {
-          hub.publish({
-            rolloutId: item.rolloutId,
-            hostname: item.hostname,
-            ...outcome.transition,
-            eventLogId: outcome.eventLogId,
-            record: outcome.record,
-          });
-        }
-      });
-    },
+    onCommitted: createCommitFanout({
+      heads,
+      hub,
+      // On PostgreSQL the log follower publishes every replica's commits, this one's too.
+      publishes: follower === undefined,
+      ...(follower === undefined ? {} : { poke: () => follower.poke() }),
+      liveness,
+      metrics,
+    }),
     onError(error, size) {
       logger.error(
         { err: error, batch: size },
@@ -225,6 +232,7 @@ async function startOn(
     channelDepth: () => channel.depth,
     channelCapacity: channel.capacity,
     hostCounts: () => countHostsByState(database.db, 50),
+    livenessCounts: () => countHosts(database.db, liveness.cutoff()),
   });
   phase = "running";
   setServing(ServingStatus.SERVING);
@@ -241,14 +249,33 @@ async function startOn(
         logger.warn({ code: error.code, reason: error.message, ...context }, "event rejected"),
     },
   });
+  const heartbeat = createHeartbeat({
+    channel,
+    isAccepting: () => phase === "running",
+    retryAfterSeconds: config.retryAfterSeconds,
+    observer: {
+      onOutcome: (outcome) => metrics.heartbeats.inc({ outcome }),
+      onRejected: (error, context) =>
+        logger.warn({ code: error.code, reason: error.message, ...context }, "heartbeat rejected"),
+    },
+  });
   const routes = (router: ConnectRouter) => {
-    router.service(AgentEventsService, createAgentEventsService(postEvent));
+    router.service(AgentEventsService, createAgentEventsService(postEvent, heartbeat));
+    router.service(
+      HostService,
+      createHostService({
+        database,
+        liveness,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        stopping: stopping.signal,
+      }),
+    );
     router.service(
       RolloutService,
       createRolloutService({ database, hub, clock, stopping: stopping.signal }),
     );
     registerHealth(router, health);
-    registerReflection(router, [AgentEventsService, RolloutService, Health]);
+    registerReflection(router, [AgentEventsService, RolloutService, HostService, Health]);
   };
   const fleet = createFleetServer({
     tls,
@@ -262,6 +289,7 @@ async function startOn(
       createFailureLogInterceptor((failure) => logger.warn(failure, "request failed")),
     ],
     postEvent,
+    heartbeat,
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     isReady: () => phase === "running",
@@ -340,6 +368,7 @@ async function startOn(
     channel.close();
     await fleet.stopAccepting();
     await reducer.done;
+    liveness.stop();
     // Every accepted event is committed and settled; let the handlers write their replies,
     // then end what still streams (watches).
     await new Promise((resolve) => setImmediate(resolve));

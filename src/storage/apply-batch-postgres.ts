@@ -6,18 +6,21 @@
 import type pg from "pg";
 import type { HealthFailurePolicy } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
-import type { BatchApplier } from "./apply-batch.js";
+import type { WorkWriter } from "./apply-batch.js";
 import type { PostgresDatabase } from "./database.js";
 import {
-  type BatchItem,
-  type BatchOutcome,
   finishOutcomes,
+  type HostLiveness,
+  isHeartbeatItem,
   type LockedRecord,
   type PlannedEvent,
   planBatch,
   recordKey,
+  type WorkItem,
+  type WorkOutcome,
 } from "./plan-batch.js";
 import {
+  INTEGER_RECORD_COLUMNS,
   MUTABLE_RECORD_COLUMNS,
   RECORD_COLUMNS,
   type RecordRow,
@@ -26,7 +29,8 @@ import {
 } from "./record-row.js";
 import { toNumber } from "./to-number.js";
 
-// Every record of the batch is locked up front in key order: two writers (replicas, or two
+// Every record of the batch (and every record of each heartbeating host) is locked up front
+// in key order: two writers (replicas, or two
 // batches holding one host's retries) then always lock in the same order and never deadlock,
 // and the second one reads the first one's committed last_event_seq after waiting.
 // NO KEY UPDATE: we never change the key, so foreign-key checks of concurrent inserts
@@ -35,6 +39,7 @@ const LOCK_RECORDS = {
   text: `select r.*, ro.on_health_failure as policy
            from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
           where (r.rollout_id, r.hostname) in (select * from unnest($1::text[], $2::text[]))
+             or r.hostname = any($3::text[])
           order by r.rollout_id, r.hostname
             for no key update of r`,
 };
@@ -42,10 +47,13 @@ const LOCK_RECORDS = {
 // Rows come back keyed by (rollout, host, seq), unique in event_log, so ids are matched to
 // events without relying on RETURNING order.
 const INSERT_EVENTS = {
-  text: `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature)
-         select $1, u.hostname, u.rollout_id, u.seq, u.kind, u.payload, u.signature
-           from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[])
-                with ordinality as u(hostname, rollout_id, seq, kind, payload, signature, ord)
+  text: `insert into event_log
+           (recorded_at, hostname, rollout_id, seq, kind, payload, signature, synthesized)
+         select $1, u.hostname, u.rollout_id, u.seq, u.kind, u.payload, u.signature, u.synthesized
+           from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[],
+                       $8::boolean[])
+                with ordinality as u(hostname, rollout_id, seq, kind, payload, signature,
+                                     synthesized, ord)
           order by u.ord
          returning id, rollout_id, hostname, seq`,
 };
@@ -72,51 +80,63 @@ const INSERT_PROBE_FAILURES = {
           order by u.ord`,
 };
 
+// Rows arrive in hostname order and once per host (planBatch coalesces), so two replicas
+// upserting the same hosts lock them in the same order.
+const UPSERT_HOSTS = {
+  text: `insert into hosts (hostname, last_heartbeat_at, last_heartbeat_received_at, current_closure)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         on conflict (hostname) do update set
+           last_heartbeat_at = excluded.last_heartbeat_at,
+           last_heartbeat_received_at = excluded.last_heartbeat_received_at,
+           current_closure = excluded.current_closure`,
+};
+
 const UPDATE_RECORDS = {
   text: `update host_rollout_records r
             set ${MUTABLE_RECORD_COLUMNS.map((c) => `${c} = u.${c}`).join(", ")}
            from unnest(${RECORD_COLUMNS.map(
-             (c, i) => `$${i + 1}::${c === "last_event_seq" ? "bigint" : "text"}[]`,
+             (c, i) => `$${i + 1}::${INTEGER_RECORD_COLUMNS.has(c) ? "bigint" : "text"}[]`,
            ).join(", ")}) as u(${RECORD_COLUMNS.join(", ")})
           where r.rollout_id = u.rollout_id and r.hostname = u.hostname`,
 };
 
-/** The PostgreSQL BatchApplier over `database.pool`. */
-export function createPostgresWriter(database: PostgresDatabase): BatchApplier {
+/** The PostgreSQL writer over `database.pool`. */
+export function createPostgresWriter(database: PostgresDatabase): WorkWriter {
   const { pool } = database;
-  return {
-    async applyBatch(items: readonly BatchItem[], now: Instant): Promise<BatchOutcome[]> {
-      if (items.length === 0) return [];
-      const client = await pool.connect();
-      let broken: Error | undefined;
+  return async (items: readonly WorkItem[], now: Instant): Promise<WorkOutcome[]> => {
+    if (items.length === 0) return [];
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("begin");
       try {
-        await client.query("begin");
-        try {
-          const outcomes = await applyIn(client, items, now);
-          await client.query("commit");
-          return outcomes;
-        } catch (error) {
-          await client.query("rollback").catch((rollbackError: Error) => {
-            // A connection that cannot roll back must not go back to the pool.
-            broken = rollbackError;
-          });
-          throw error;
-        }
-      } finally {
-        client.release(broken);
+        const outcomes = await applyIn(client, items, now);
+        await client.query("commit");
+        return outcomes;
+      } catch (error) {
+        await client.query("rollback").catch((rollbackError: Error) => {
+          // A connection that cannot roll back must not go back to the pool.
+          broken = rollbackError;
+        });
+        throw error;
       }
-    },
+    } finally {
+      client.release(broken);
+    }
   };
 }
 
 async function applyIn(
   client: pg.PoolClient,
-  items: readonly BatchItem[],
+  items: readonly WorkItem[],
   now: Instant,
-): Promise<BatchOutcome[]> {
-  const locked = await lockRecords(client, items);
-  const plan = planBatch(items, now, (rolloutId, hostname) =>
-    locked.get(recordKey(rolloutId, hostname)),
+): Promise<WorkOutcome[]> {
+  const { byKey, byHost } = await lockRecords(client, items);
+  const plan = planBatch(
+    items,
+    now,
+    (rolloutId, hostname) => byKey.get(recordKey(rolloutId, hostname)),
+    (hostname) => byHost.get(hostname) ?? [],
   );
   if (plan.records.length > 0) {
     const rows = plan.records.map(recordToRow);
@@ -128,6 +148,7 @@ async function applyIn(
       throw new Error(`updated ${result.rowCount} of ${rows.length} records`);
     }
   }
+  await upsertHosts(client, plan.hosts);
   // The event insert takes the log's commit-order lock (migration 0004) and holds it until
   // the commit, so it comes last: the records are written before, the derived rows that
   // need the ids after.
@@ -139,23 +160,44 @@ async function applyIn(
 
 async function lockRecords(
   client: pg.PoolClient,
-  items: readonly BatchItem[],
-): Promise<Map<string, LockedRecord>> {
-  const keys = new Map<string, BatchItem>();
-  for (const item of items) keys.set(recordKey(item.rolloutId, item.hostname), item);
+  items: readonly WorkItem[],
+): Promise<{ byKey: Map<string, LockedRecord>; byHost: Map<string, LockedRecord[]> }> {
+  const keys = new Map<string, { rolloutId: string; hostname: string }>();
+  const hosts = new Set<string>();
+  for (const item of items) {
+    if (isHeartbeatItem(item)) hosts.add(item.heartbeat.hostname);
+    else keys.set(recordKey(item.rolloutId, item.hostname), item);
+  }
   const distinct = [...keys.values()];
   const result = await client.query<RecordRow & { policy: HealthFailurePolicy }>({
     ...LOCK_RECORDS,
-    values: [distinct.map((i) => i.rolloutId), distinct.map((i) => i.hostname)],
+    values: [distinct.map((i) => i.rolloutId), distinct.map((i) => i.hostname), [...hosts]],
   });
-  const locked = new Map<string, LockedRecord>();
+  const byKey = new Map<string, LockedRecord>();
+  const byHost = new Map<string, LockedRecord[]>();
   for (const row of result.rows) {
-    locked.set(recordKey(row.rollout_id, row.hostname), {
-      record: rowToRecord(row),
-      policy: row.policy,
-    });
+    const locked = { record: rowToRecord(row), policy: row.policy };
+    byKey.set(recordKey(row.rollout_id, row.hostname), locked);
+    if (hosts.has(row.hostname)) {
+      const list = byHost.get(row.hostname) ?? [];
+      list.push(locked);
+      byHost.set(row.hostname, list);
+    }
   }
-  return locked;
+  return { byKey, byHost };
+}
+
+async function upsertHosts(client: pg.PoolClient, hosts: readonly HostLiveness[]): Promise<void> {
+  if (hosts.length === 0) return;
+  await client.query({
+    ...UPSERT_HOSTS,
+    values: [
+      hosts.map((h) => h.hostname),
+      hosts.map((h) => h.lastHeartbeatAt),
+      hosts.map((h) => h.receivedAt),
+      hosts.map((h) => h.currentClosure),
+    ],
+  });
 }
 
 async function insertEvents(
@@ -179,6 +221,7 @@ async function insertEvents(
       events.map((e) => e.kind),
       events.map((e) => e.payload),
       events.map((e) => e.signature),
+      events.map((e) => e.synthesized),
     ],
   });
   const byKey = new Map<string, number>();

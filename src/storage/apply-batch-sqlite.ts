@@ -3,9 +3,9 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { HealthFailurePolicy } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
-import type { BatchApplier } from "./apply-batch.js";
+import type { WorkWriter } from "./apply-batch.js";
 import type { SqliteDatabase } from "./database.js";
-import { type BatchItem, type BatchOutcome, finishOutcomes, planBatch } from "./plan-batch.js";
+import { finishOutcomes, planBatch, type WorkItem, type WorkOutcome } from "./plan-batch.js";
 import { MUTABLE_RECORD_COLUMNS, type RecordRow, recordToRow, rowToRecord } from "./record-row.js";
 import { toNumber } from "./to-number.js";
 
@@ -14,6 +14,8 @@ interface Statements {
   commit: BetterSqlite3.Statement;
   rollback: BetterSqlite3.Statement;
   selectRecord: BetterSqlite3.Statement;
+  selectHostRecords: BetterSqlite3.Statement;
+  upsertHost: BetterSqlite3.Statement;
   insertEvent: BetterSqlite3.Statement;
   insertQuarantine: BetterSqlite3.Statement;
   insertProbeFailure: BetterSqlite3.Statement;
@@ -34,9 +36,24 @@ function prepare(raw: BetterSqlite3.Database): Statements {
          from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
         where r.rollout_id = ? and r.hostname = ?`,
     ),
+    selectHostRecords: raw.prepare(
+      `select r.*, ro.on_health_failure as policy
+         from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
+        where r.hostname = ?
+        order by r.rollout_id`,
+    ),
+    upsertHost: raw.prepare(
+      `insert into hosts (hostname, last_heartbeat_at, last_heartbeat_received_at, current_closure)
+       values (?, ?, ?, ?)
+       on conflict (hostname) do update set
+         last_heartbeat_at = excluded.last_heartbeat_at,
+         last_heartbeat_received_at = excluded.last_heartbeat_received_at,
+         current_closure = excluded.current_closure`,
+    ),
     insertEvent: raw.prepare(
-      `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature)
-       values (?, ?, ?, ?, ?, ?, ?)`,
+      `insert into event_log
+         (recorded_at, hostname, rollout_id, seq, kind, payload, signature, synthesized)
+       values (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertQuarantine: raw.prepare(
       `insert into quarantined_closures
@@ -57,24 +74,33 @@ function prepare(raw: BetterSqlite3.Database): Statements {
   };
 }
 
-/** The SQLite BatchApplier over `database.raw`. */
-export function createSqliteWriter(database: SqliteDatabase): BatchApplier {
+type Row = RecordRow & { policy: HealthFailurePolicy };
+
+/** The SQLite writer over `database.raw`. */
+export function createSqliteWriter(database: SqliteDatabase): WorkWriter {
   const { raw, db } = database;
   // Prepared on first use, so an applier may be created before the migrations run.
   let statements: Statements | undefined;
 
-  function applyNow(items: readonly BatchItem[], now: Instant): BatchOutcome[] {
+  function applyNow(items: readonly WorkItem[], now: Instant): WorkOutcome[] {
     statements ??= prepare(raw);
     const s = statements;
     if (raw.inTransaction) throw new Error("the SQLite connection is already in a transaction");
     s.begin.run();
     try {
-      const plan = planBatch(items, now, (rolloutId, hostname) => {
-        const row = s.selectRecord.get(rolloutId, hostname) as
-          | (RecordRow & { policy: HealthFailurePolicy })
-          | undefined;
-        return row === undefined ? undefined : { record: rowToRecord(row), policy: row.policy };
-      });
+      const plan = planBatch(
+        items,
+        now,
+        (rolloutId, hostname) => {
+          const row = s.selectRecord.get(rolloutId, hostname) as Row | undefined;
+          return row === undefined ? undefined : { record: rowToRecord(row), policy: row.policy };
+        },
+        (hostname) =>
+          (s.selectHostRecords.all(hostname) as Row[]).map((row) => ({
+            record: rowToRecord(row),
+            policy: row.policy,
+          })),
+      );
       const ids: number[] = [];
       for (const e of plan.events) {
         const { lastInsertRowid } = s.insertEvent.run(
@@ -85,6 +111,7 @@ export function createSqliteWriter(database: SqliteDatabase): BatchApplier {
           e.kind,
           e.payload,
           e.signature,
+          e.synthesized ? 1 : 0,
         );
         const id = toNumber(lastInsertRowid);
         ids.push(id);
@@ -112,6 +139,9 @@ export function createSqliteWriter(database: SqliteDatabase): BatchApplier {
         if (changes !== 1)
           throw new Error(`record ${record.rolloutId}/${record.hostname} vanished`);
       }
+      for (const h of plan.hosts) {
+        s.upsertHost.run(h.hostname, h.lastHeartbeatAt, h.receivedAt, h.currentClosure);
+      }
       s.commit.run();
       return finishOutcomes(plan.outcomes, ids);
     } catch (error) {
@@ -121,12 +151,10 @@ export function createSqliteWriter(database: SqliteDatabase): BatchApplier {
     }
   }
 
-  return {
-    async applyBatch(items, now) {
-      if (items.length === 0) return [];
-      // Kysely owns the one connection: holding its connection (a mutex) keeps a Kysely
-      // transaction (openRollout, upsertRevocations) from interleaving with this one.
-      return db.connection().execute(async () => applyNow(items, now));
-    },
+  return async (items, now) => {
+    if (items.length === 0) return [];
+    // Kysely owns the one connection: holding its connection (a mutex) keeps a Kysely
+    // transaction (openRollout, upsertRevocations) from interleaving with this one.
+    return db.connection().execute(async () => applyNow(items, now));
   };
 }

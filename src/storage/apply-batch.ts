@@ -5,9 +5,19 @@ import type { Instant } from "../core/instant.js";
 import { createPostgresWriter } from "./apply-batch-postgres.js";
 import { createSqliteWriter } from "./apply-batch-sqlite.js";
 import type { Database } from "./database.js";
-import type { BatchItem, BatchOutcome } from "./plan-batch.js";
+import type { BatchItem, BatchOutcome, WorkItem, WorkOutcome } from "./plan-batch.js";
 
-export type { BatchItem, BatchOutcome, Transition } from "./plan-batch.js";
+export type {
+  BatchItem,
+  BatchOutcome,
+  HeartbeatItem,
+  HeartbeatOutcome,
+  HostLiveness,
+  Transition,
+  WorkItem,
+  WorkOutcome,
+} from "./plan-batch.js";
+export { isHeartbeatItem } from "./plan-batch.js";
 
 /** Applies batches; see createBatchApplier. */
 export interface BatchApplier {
@@ -16,6 +26,8 @@ export interface BatchApplier {
    * written) when anything fails; the caller then fails every request of the batch.
    */
   applyBatch(items: readonly BatchItem[], now: Instant): Promise<BatchOutcome[]>;
+  /** applyBatch over events and heartbeats alike, in one transaction. */
+  applyWork(items: readonly WorkItem[], now: Instant): Promise<WorkOutcome[]>;
 }
 
 /**
@@ -24,5 +36,14 @@ export interface BatchApplier {
  * round trips. Both produce the same outcomes and rows.
  */
 export function createBatchApplier(database: Database): BatchApplier {
-  return database.kind === "sqlite" ? createSqliteWriter(database) : createPostgresWriter(database);
+  const applyWork =
+    database.kind === "sqlite" ? createSqliteWriter(database) : createPostgresWriter(database);
+  return {
+    applyWork,
+    // Events alone yield event outcomes only.
+    applyBatch: applyWork as BatchApplier["applyBatch"],
+  };
 }
+
+/** A dialect's writer: applies a batch of work in one transaction. */
+export type WorkWriter = BatchApplier["applyWork"];

@@ -4,6 +4,7 @@ export * from "./apply-batch.js";
 export * from "./count-hosts.js";
 export * from "./database.js";
 export * from "./get-record.js";
+export * from "./hosts.js";
 export type { Queryable } from "./in-transaction.js";
 export * from "./last-event-seq.js";
 export * from "./list-events.js";

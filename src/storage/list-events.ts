@@ -28,6 +28,8 @@ export interface LoggedEvent {
   readonly event: RemoteEvent;
   /** The agent's signature over the event, as received; null when unsigned. */
   readonly signature: Uint8Array | null;
+  /** Synthesized by the control plane from a heartbeat, not posted by the agent. */
+  readonly synthesized: boolean;
 }
 
 /** Up to `limit` events in ascending id order. */
@@ -51,6 +53,8 @@ export async function listEvents(db: Queryable, query: EventQuery): Promise<Logg
     kind: row.kind as RemoteEvent["kind"],
     event: JSON.parse(row.payload) as RemoteEvent,
     signature: row.signature === null ? null : new Uint8Array(row.signature),
+    // SQLite keeps booleans as 0/1 (a bigint with safe integers on).
+    synthesized: row.synthesized === true || Number(row.synthesized) === 1,
   }));
 }
 

@@ -3,12 +3,14 @@
 import { type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import type { Database } from "./database.js";
 import * as initial from "./migrations/0001-initial.js";
+import * as heartbeat from "./migrations/0002-heartbeat.js";
 import * as commitOrderedEventIds from "./migrations/0004-commit-ordered-event-ids.js";
 import type { DialectKind } from "./schema.js";
 
 /** The migrations in order; a migration's name is its file name and must never change. */
 const MIGRATIONS = [
   ["0001-initial", initial],
+  ["0002-heartbeat", heartbeat],
   ["0004-commit-ordered-event-ids", commitOrderedEventIds],
 ] as const;
 

@@ -7,7 +7,7 @@ import { toNumber } from "./to-number.js";
 
 /** A host_rollout_records row as read back (integers may be bigint). */
 export type RecordRow = {
-  [K in keyof HostRolloutRecordsTable]: K extends "last_event_seq"
+  [K in keyof HostRolloutRecordsTable]: K extends "last_event_seq" | "missing_seq_count"
     ? number | bigint
     : HostRolloutRecordsTable[K];
 };
@@ -37,6 +37,8 @@ export function recordToRow(r: HostRolloutRecord): RecordRow {
     reverted_at: r.revertedAt,
     probes: JSON.stringify(r.probes),
     last_event_seq: r.lastEventSeq,
+    missing_seq_count: r.missingSeqCount,
+    missing_seqs: JSON.stringify(r.missingSeqs),
   };
 }
 
@@ -65,6 +67,8 @@ export function rowToRecord(row: RecordRow): HostRolloutRecord {
     revertedAt: row.reverted_at as Instant | null,
     probes: JSON.parse(row.probes) as ProbeState[],
     lastEventSeq: toNumber(row.last_event_seq),
+    missingSeqCount: toNumber(row.missing_seq_count),
+    missingSeqs: JSON.parse(row.missing_seqs) as number[],
   };
 }
 
@@ -92,7 +96,15 @@ export const RECORD_COLUMNS = [
   "reverted_at",
   "probes",
   "last_event_seq",
+  "missing_seq_count",
+  "missing_seqs",
 ] as const satisfies readonly (keyof RecordRow)[];
+
+/** The integer columns (the rest are text), for typed positional statements. */
+export const INTEGER_RECORD_COLUMNS: ReadonlySet<string> = new Set([
+  "last_event_seq",
+  "missing_seq_count",
+]);
 
 /** The columns an applied event may change (everything but the key). */
 export const MUTABLE_RECORD_COLUMNS = RECORD_COLUMNS.filter(

@@ -47,6 +47,10 @@ export interface HostRolloutRecordsTable {
   /** JSON array of ProbeState, sorted by probeName. */
   probes: string;
   last_event_seq: Int;
+  /** Seqs skipped and not re-posted (migration 0002). */
+  missing_seq_count: Int;
+  /** JSON array of the lowest missing seqs (migration 0002). */
+  missing_seqs: string;
 }
 
 /** The append-only audit trail and replay source. */
@@ -61,6 +65,8 @@ export interface EventLogTable {
   /** The event's HTTP-binding JSON. */
   payload: string;
   signature: Uint8Array | null;
+  /** 1 when the control plane synthesized the event from a heartbeat (migration 0002). */
+  synthesized: ColumnType<number | boolean, number | boolean | undefined, never>;
 }
 
 /** Closures that rolled back on a channel; the first insert wins. */
@@ -95,6 +101,17 @@ export interface CertRevocationsTable {
   reason: string | null;
 }
 
+/** Host liveness from heartbeats (migration 0002); reachability is derived when read. */
+export interface HostsTable {
+  hostname: string;
+  /** The agent's clock in the last heartbeat (an Instant). */
+  last_heartbeat_at: string;
+  /** CP clock when the last heartbeat was committed (an Instant). */
+  last_heartbeat_received_at: string;
+  /** The closure the last heartbeat reported; null when it reported none. */
+  current_closure: string | null;
+}
+
 /** Which SQL engine a database runs on. */
 export type DialectKind = "sqlite" | "postgres";
 
@@ -106,4 +123,5 @@ export interface Schema {
   quarantined_closures: QuarantinedClosuresTable;
   probe_failures: ProbeFailuresTable;
   cert_revocations: CertRevocationsTable;
+  hosts: HostsTable;
 }

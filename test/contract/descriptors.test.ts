@@ -6,10 +6,13 @@ import { type DescMessage, fromJson, getOption, type JsonObject, toJson } from "
 import { http } from "../../gen/google/api/annotations_pb.js";
 import {
   AgentEventsService,
+  HeartbeatRequestSchema,
+  HeartbeatResponseSchema,
   PostEventRequestSchema,
   PostEventResponseSchema,
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { AgentEventSchema } from "../../gen/nixfleet/agent/v1/events_pb.js";
+import { HostService } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import { bindingToProtoJson } from "../fixtures/proto-json.js";
 import { SPEC_EXAMPLES } from "../fixtures/spec-examples.js";
@@ -19,7 +22,15 @@ describe("contract names", () => {
     assert.equal(AgentEventsService.typeName, "nixfleet.agent.v1.AgentEventsService");
     assert.deepEqual(
       AgentEventsService.methods.map((m) => m.name),
-      ["PostEvent"],
+      ["PostEvent", "Heartbeat"],
+    );
+    assert.equal(HostService.typeName, "nixfleet.ops.v1.HostService");
+    assert.deepEqual(
+      HostService.methods.map((m) => [m.name, m.methodKind]),
+      [
+        ["ListHosts", "unary"],
+        ["WatchHosts", "server_streaming"],
+      ],
     );
     assert.equal(RolloutService.typeName, "nixfleet.ops.v1.RolloutService");
     assert.deepEqual(
@@ -46,6 +57,9 @@ describe("contract names", () => {
       ["outcome", 1, "enum"],
       ["state", 2, "enum"],
       ["last_event_seq", 3, "scalar"],
+      ["seq_gap", 10, "scalar"],
+      ["missing_seq_count", 11, "scalar"],
+      ["missing_seqs", 12, "list"],
     ]);
   });
 
@@ -55,6 +69,38 @@ describe("contract names", () => {
     assert.equal(rule.pattern.case, "post");
     assert.equal(rule.pattern.value, "/v1/agent/events");
     assert.equal(rule.body, "*");
+  });
+});
+
+describe("Heartbeat (SPEC §8)", () => {
+  test("is bound to POST /v1/agent/heartbeat with body *", () => {
+    const rule = getOption(AgentEventsService.method.heartbeat, http);
+    assert.equal(rule.pattern.case, "post");
+    assert.equal(rule.pattern.value, "/v1/agent/heartbeat");
+    assert.equal(rule.body, "*");
+  });
+
+  test("the original agent's snake_case body is a valid HeartbeatRequest in proto-JSON", () => {
+    for (const body of [
+      '{"hostname":"web-01","current_closure":"def456-nixos-system-web-01","at":"2026-05-16T01:40:00Z"}',
+      '{"hostname":"web-01","rollout_id":"stable@3f2a9c1e","current_closure":"def456-nixos-system-web-01","at":"2026-05-16T01:40:00Z"}',
+    ]) {
+      const message = fromJson(HeartbeatRequestSchema, JSON.parse(body) as JsonObject);
+      assert.equal(message.hostname, "web-01");
+      assert.equal(message.currentClosure, "def456-nixos-system-web-01");
+      assert.equal(message.at?.seconds, BigInt(Date.parse("2026-05-16T01:40:00Z") / 1000));
+    }
+  });
+
+  test("the response's fields are those of SPEC §8", () => {
+    assert.deepEqual(
+      HeartbeatResponseSchema.fields.map((f) => [f.name, f.number]),
+      [
+        ["received_at", 1],
+        ["bootstrap_rollouts", 2],
+        ["replay_from", 3],
+      ],
+    );
   });
 });
 

@@ -16,6 +16,7 @@ import {
   PostEventRequestSchema,
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { HealthFailurePolicy } from "../../gen/nixfleet/agent/v1/events_pb.js";
+import { HostService, Reachability } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import {
   cleanup,
@@ -109,6 +110,50 @@ describe("every RPC over every protocol", () => {
           events.events.map((e) => e.kind),
           ["DispatchAck"],
         );
+      });
+
+      test("AgentEventsService/Heartbeat, HostService/ListHosts and WatchHosts", async () => {
+        const hosts = client(HostService, server.url, pki.ca, pki.operator, protocol);
+        const abort = new AbortController();
+        const seen: string[] = [];
+        let sawSnapshot!: () => void;
+        const snapshot = new Promise<void>((r) => {
+          sawSnapshot = r;
+        });
+        let sawChange!: () => void;
+        const change = new Promise<void>((r) => {
+          sawChange = r;
+        });
+        // A host new to the server per protocol, so its first heartbeat is a liveness change.
+        const host = ["web-01", "web-02", "db-01", "h2"][i] as string;
+        const watching = (async () => {
+          for await (const msg of hosts.watchHosts({}, { signal: abort.signal })) {
+            if (msg.update.case === "snapshotComplete") {
+              seen.push("snapshotComplete");
+              sawSnapshot();
+            }
+            if (msg.update.case === "change" && msg.update.value.hostname === host) {
+              seen.push("change");
+              sawChange();
+            }
+          }
+        })().catch(() => {});
+        await snapshot;
+        const agent = client(AgentEventsService, server.url, pki.ca, pki.agent(host), protocol);
+        const res = await agent.heartbeat({
+          hostname: host,
+          rolloutId: rolloutId,
+          currentClosure: "next-h1",
+          at: { seconds: 1n },
+        });
+        assert.equal(res.receivedAt?.seconds, 1n);
+        assert.deepEqual(res.bootstrapRollouts, []);
+        await change;
+        abort.abort();
+        await watching;
+        assert.deepEqual(seen, ["snapshotComplete", "change"]);
+        const listed = await hosts.listHosts({ reachability: Reachability.REACHABLE });
+        assert.ok(listed.hosts.some((h) => h.hostname === host && h.reachable));
       });
 
       test("grpc.health.v1.Health/Check and Watch", async () => {

@@ -38,6 +38,7 @@ const METHODS = [
   "grpc.health.v1.Health/Watch",
   "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
   "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+  "nixfleet.agent.v1.AgentEventsService/Heartbeat",
   "nixfleet.agent.v1.AgentEventsService/PostEvent",
   "nixfleet.ops.v1.RolloutService/GetHostRollout",
   "nixfleet.ops.v1.RolloutService/ListEvents",

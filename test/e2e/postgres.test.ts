@@ -1,5 +1,6 @@
 // The whole service on PostgreSQL: two CP replicas sharing one database, each posted the same
-// events concurrently (twice each), apply every event exactly once.
+// events (and heartbeats) concurrently, twice each, apply (and synthesize) every event exactly
+// once.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +14,7 @@ import {
   makeTestPki,
   openTestRollout,
   postBinding,
+  request,
   startTestServer,
   type TestPki,
   type TestServer,
@@ -74,6 +76,48 @@ describe("two replicas on one PostgreSQL database", () => {
         mine,
         Array.from({ length: seqs }, (_, i) => i + 1),
       );
+    }
+  });
+
+  test("the same heartbeat to both replicas at once synthesizes once", async () => {
+    const hosts = ["h1", "h2", "h3", "h4"];
+    await openTestRollout(a, "pghb@02", hosts);
+    for (const h of hosts) {
+      const ack = {
+        hostname: h,
+        rolloutId: "pghb@02",
+        event: {
+          kind: "DispatchAck",
+          currentClosureAtDispatch: "p",
+          receivedAt: "2026-05-16T01:27:01Z",
+          seq: 1,
+        },
+      };
+      assert.equal((await postBinding(a.url, pki.ca, pki.agent(h), ack)).status, 204);
+    }
+    const beats = hosts.flatMap((h) =>
+      [a, b, a, b].map((server) =>
+        request(server.url, pki.ca, pki.agent(h), {
+          path: "/v1/agent/heartbeat",
+          body: `{"hostname":"${h}","current_closure":"def456-nixos-system-${h}","at":"2026-05-16T01:40:00Z"}`,
+        }),
+      ),
+    );
+    const statuses = (await Promise.all(beats)).map((r) => r.status);
+    assert.ok(
+      statuses.every((s) => s === 200),
+      statuses.join(","),
+    );
+    const log = await listEvents(b.service.database.db, { rolloutId: "pghb@02", limit: 1000 });
+    assert.deepEqual(
+      log
+        .filter((e) => e.synthesized)
+        .map((e) => `${e.hostname}#${e.seq}`)
+        .sort(),
+      hosts.map((h) => `${h}#2`),
+    );
+    for (const h of hosts) {
+      assert.equal((await getRecord(a.service.database.db, "pghb@02", h))?.state, "Soaking");
     }
   });
 });

@@ -65,6 +65,17 @@ const EXPECTED: Record<string, { readonly output: readonly RegExp[]; readonly un
       /^nixfleet_cp_build_info\{version="[^"]+"\} 1$/m,
     ],
   },
+  heartbeat: {
+    output: [
+      /^HTTP\/2 200/m,
+      /"received_at":"2026-05-16T01:40:00Z"/,
+      /"bootstrap_rollouts":\[\{/,
+      /\{"rolloutId":"stable@3f2a9c1e","hostname":"web-02","channel":"stable","state":"Pending"/,
+      /"hostname": "web-02"/,
+      /"reachable": true/,
+      /^web-02\s+yes\s+2026-05-16T01:40:00Z/m,
+    ],
+  },
   "watch-rpc": {
     output: [/"hostname": "web-01"/, /"snapshotComplete"/],
     until: /"snapshotComplete"/,
@@ -79,6 +90,7 @@ const EXPECTED: Record<string, { readonly output: readonly RegExp[]; readonly un
       /^web-01\s+Activating\s/m,
       /^3 hosts: /m,
       /^2\s+\S+\s+web-01\s+2\s+ActivationStarted/m,
+      /^\d+ hosts?, 0 unreachable \(heartbeat interval 60s/m,
     ],
   },
   "watch-cli": {

@@ -106,6 +106,7 @@ for (const kind of DIALECTS) {
           kind: "DispatchAck",
           event: ev.dispatchAck(1),
           signature,
+          synthesized: false,
         });
         assert.equal(events[1]?.signature, null);
         assert.deepEqual(

@@ -13,6 +13,7 @@ const TABLES = [
   "cert_revocations",
   "event_log",
   "host_rollout_records",
+  "hosts",
   "probe_failures",
   "quarantined_closures",
   "rollouts",

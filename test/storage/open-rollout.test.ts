@@ -75,6 +75,8 @@ for (const kind of DIALECTS) {
           revertedAt: null,
           probes: [],
           lastEventSeq: 0,
+          missingSeqCount: 0,
+          missingSeqs: [],
         });
         assert.equal(await getRecord(db, "stable@3f2a9c1e", "web-03"), undefined);
       });

@@ -13,7 +13,7 @@ const R = "stable@3f2a9c1e";
 
 for (const kind of DIALECTS) {
   describe(`server read helpers (${kind})`, () => {
-    test("createRecordHeadLookup returns state and last seq, undefined when absent", async () => {
+    test("createRecordHeadLookup returns state, last seq and gap count, undefined when absent", async () => {
       await withStore(kind, async ({ database }) => {
         await open(database, R, ["a", "b"]);
         await createBatchApplier(database).applyBatch(
@@ -21,8 +21,16 @@ for (const kind of DIALECTS) {
           T0,
         );
         const lookup = createRecordHeadLookup(database);
-        assert.deepEqual(await lookup(R, "a"), { state: "Activating", lastEventSeq: 4 });
-        assert.deepEqual(await lookup(R, "b"), { state: "Pending", lastEventSeq: 0 });
+        assert.deepEqual(await lookup(R, "a"), {
+          state: "Activating",
+          lastEventSeq: 4,
+          missingSeqCount: 3,
+        });
+        assert.deepEqual(await lookup(R, "b"), {
+          state: "Pending",
+          lastEventSeq: 0,
+          missingSeqCount: 0,
+        });
         assert.equal(await lookup(R, "c"), undefined);
       });
     });

@@ -4,6 +4,7 @@ import type { HealthFailurePolicy, HostRolloutRecord } from "../domain.js";
 import type { Effect } from "../effect.js";
 import { eventTime, type RemoteEvent } from "../event.js";
 import type { Instant } from "../instant.js";
+import { skipSeqs } from "../seq-gaps.js";
 import type { StepApplied, StepRefused } from "../step.js";
 
 /** What every state module exports: the rules for events arriving in that state. */
@@ -16,11 +17,20 @@ export type StateHandler = (
 
 /** The record fields a transition may change; identity and the seq are not among them. */
 export type RecordChanges = Partial<
-  Omit<HostRolloutRecord, "rolloutId" | "hostname" | "channel" | "targetClosure" | "lastEventSeq">
+  Omit<
+    HostRolloutRecord,
+    | "rolloutId"
+    | "hostname"
+    | "channel"
+    | "targetClosure"
+    | "lastEventSeq"
+    | "missingSeqCount"
+    | "missingSeqs"
+  >
 >;
 
 /**
- * Applies `changes` and the event's seq, and lays out the effects in their contract order:
+ * Applies `changes` and the event's seq (counting the seqs it skipped), and lays out the effects in their contract order:
  * appendEventLog, recordTransition (only when the state changed), then `trailing` (the
  * quarantine or the probe failures, which no single event produces together).
  */
@@ -30,7 +40,12 @@ export function applied(
   changes: RecordChanges,
   trailing: readonly Effect[] = [],
 ): StepApplied {
-  const next: HostRolloutRecord = { ...record, ...changes, lastEventSeq: event.seq };
+  const next: HostRolloutRecord = {
+    ...record,
+    ...changes,
+    ...skipSeqs(record, event.seq),
+    lastEventSeq: event.seq,
+  };
   const effects: Effect[] = [{ type: "appendEventLog", event }];
   if (next.state !== record.state) {
     effects.push({

@@ -41,7 +41,8 @@ export function timestampOf(instant: Instant): Timestamp {
   return create(TimestampSchema, { seconds, nanos });
 }
 
-function optionalTimestamp(instant: Instant | null): Timestamp | undefined {
+/** A Timestamp for an Instant, or undefined for null. */
+export function optionalTimestamp(instant: Instant | null): Timestamp | undefined {
   return instant === null ? undefined : timestampOf(instant);
 }
 
@@ -84,6 +85,8 @@ export function encodeHostRollout(r: HostRolloutRecord): HostRollout {
       }),
     ),
     lastEventSeq: BigInt(r.lastEventSeq),
+    missingSeqCount: BigInt(r.missingSeqCount),
+    missingSeqs: r.missingSeqs.map(BigInt),
   });
 }
 
@@ -110,5 +113,6 @@ export function encodeLoggedEvent(e: LoggedEvent): EventLogEntry {
     seq: BigInt(e.seq),
     event: eventToBindingJson(e.event) as JsonObject,
     signature: e.signature ?? new Uint8Array(),
+    synthesized: e.synthesized,
   });
 }

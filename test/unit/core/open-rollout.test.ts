@@ -40,6 +40,8 @@ describe("openRecords", () => {
       revertedAt: null,
       probes: [],
       lastEventSeq: 0,
+      missingSeqCount: 0,
+      missingSeqs: [],
     });
     assert.equal(records[0]?.hostname, "web-01");
   });

@@ -8,6 +8,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { AgentEvent } from "./events_pb.js";
 import { file_nixfleet_agent_v1_events } from "./events_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nixfleet/agent/v1/agent_events_service.proto.
  */
 export const file_nixfleet_agent_v1_agent_events_service: GenFile = /*@__PURE__*/
-  fileDesc("CixuaXhmbGVldC9hZ2VudC92MS9hZ2VudF9ldmVudHNfc2VydmljZS5wcm90bxIRbml4ZmxlZXQuYWdlbnQudjEieQoQUG9zdEV2ZW50UmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRISCgpyb2xsb3V0X2lkGAIgASgJEiwKBWV2ZW50GAMgASgLMh0ubml4ZmxlZXQuYWdlbnQudjEuQWdlbnRFdmVudBIRCglzaWduYXR1cmUYBCABKAwihQEKEVBvc3RFdmVudFJlc3BvbnNlEisKB291dGNvbWUYASABKA4yGi5uaXhmbGVldC5hZ2VudC52MS5PdXRjb21lEisKBXN0YXRlGAIgASgOMhwubml4ZmxlZXQuYWdlbnQudjEuSG9zdFN0YXRlEhYKDmxhc3RfZXZlbnRfc2VxGAMgASgEKk4KB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfQVBQTElFRBABEhUKEU9VVENPTUVfRFVQTElDQVRFEAIq1QEKCUhvc3RTdGF0ZRIaChZIT1NUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSSE9TVF9TVEFURV9QRU5ESU5HEAESGQoVSE9TVF9TVEFURV9BQ1RJVkFUSU5HEAISFwoTSE9TVF9TVEFURV9ERUZFUlJFRBADEhYKEkhPU1RfU1RBVEVfU09BS0lORxAEEhgKFEhPU1RfU1RBVEVfQ09OVkVSR0VEEAUSFQoRSE9TVF9TVEFURV9GQUlMRUQQBhIXChNIT1NUX1NUQVRFX1JFVkVSVEVEEAcyiQEKEkFnZW50RXZlbnRzU2VydmljZRJzCglQb3N0RXZlbnQSIy5uaXhmbGVldC5hZ2VudC52MS5Qb3N0RXZlbnRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuUG9zdEV2ZW50UmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2FnZW50L2V2ZW50c2IGcHJvdG8z", [file_google_api_annotations, file_nixfleet_agent_v1_events]);
+  fileDesc("CixuaXhmbGVldC9hZ2VudC92MS9hZ2VudF9ldmVudHNfc2VydmljZS5wcm90bxIRbml4ZmxlZXQuYWdlbnQudjEieQoQUG9zdEV2ZW50UmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRISCgpyb2xsb3V0X2lkGAIgASgJEiwKBWV2ZW50GAMgASgLMh0ubml4ZmxlZXQuYWdlbnQudjEuQWdlbnRFdmVudBIRCglzaWduYXR1cmUYBCABKAwixwEKEVBvc3RFdmVudFJlc3BvbnNlEisKB291dGNvbWUYASABKA4yGi5uaXhmbGVldC5hZ2VudC52MS5PdXRjb21lEisKBXN0YXRlGAIgASgOMhwubml4ZmxlZXQuYWdlbnQudjEuSG9zdFN0YXRlEhYKDmxhc3RfZXZlbnRfc2VxGAMgASgEEg8KB3NlcV9nYXAYCiABKAQSGQoRbWlzc2luZ19zZXFfY291bnQYCyABKAQSFAoMbWlzc2luZ19zZXFzGAwgAygEIqYBChBIZWFydGJlYXRSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJEhcKCnJvbGxvdXRfaWQYAiABKAlIAIgBARIcCg9jdXJyZW50X2Nsb3N1cmUYAyABKAlIAYgBARImCgJhdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDQoLX3JvbGxvdXRfaWRCEgoQX2N1cnJlbnRfY2xvc3VyZSK1BAoQQm9vdHN0cmFwUm9sbG91dBISCgpyb2xsb3V0X2lkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB2NoYW5uZWwYAyABKAkSKwoFc3RhdGUYBCABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSFgoOdGFyZ2V0X2Nsb3N1cmUYBSABKAkSKAobY3VycmVudF9jbG9zdXJlX2F0X2Rpc3BhdGNoGAYgASgJSACIAQESHAoPY3VycmVudF9jbG9zdXJlGAcgASgJSAGIAQESMQoNZGlzcGF0Y2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRZGlzcGF0Y2hfYWNrZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKFWFjdGl2YXRpb25fc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoXYWN0aXZhdGlvbl9jb21wbGV0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3NvYWtfZHVlX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5sYXN0X2V2ZW50X3NlcRgNIAEoBEIeChxfY3VycmVudF9jbG9zdXJlX2F0X2Rpc3BhdGNoQhIKEF9jdXJyZW50X2Nsb3N1cmUirwEKEUhlYXJ0YmVhdFJlc3BvbnNlEi8KC3JlY2VpdmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI/ChJib290c3RyYXBfcm9sbG91dHMYAiADKAsyIy5uaXhmbGVldC5hZ2VudC52MS5Cb290c3RyYXBSb2xsb3V0EhgKC3JlcGxheV9mcm9tGAMgASgESACIAQFCDgoMX3JlcGxheV9mcm9tKk4KB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfQVBQTElFRBABEhUKEU9VVENPTUVfRFVQTElDQVRFEAIq1QEKCUhvc3RTdGF0ZRIaChZIT1NUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSSE9TVF9TVEFURV9QRU5ESU5HEAESGQoVSE9TVF9TVEFURV9BQ1RJVkFUSU5HEAISFwoTSE9TVF9TVEFURV9ERUZFUlJFRBADEhYKEkhPU1RfU1RBVEVfU09BS0lORxAEEhgKFEhPU1RfU1RBVEVfQ09OVkVSR0VEEAUSFQoRSE9TVF9TVEFURV9GQUlMRUQQBhIXChNIT1NUX1NUQVRFX1JFVkVSVEVEEAcygQIKEkFnZW50RXZlbnRzU2VydmljZRJzCglQb3N0RXZlbnQSIy5uaXhmbGVldC5hZ2VudC52MS5Qb3N0RXZlbnRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuUG9zdEV2ZW50UmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2FnZW50L2V2ZW50cxJ2CglIZWFydGJlYXQSIy5uaXhmbGVldC5hZ2VudC52MS5IZWFydGJlYXRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuSGVhcnRiZWF0UmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL2FnZW50L2hlYXJ0YmVhdGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_nixfleet_agent_v1_events]);
 
 /**
  * One event for one host in one rollout.
@@ -87,6 +89,28 @@ export type PostEventResponse = Message<"nixfleet.agent.v1.PostEventResponse"> &
    * @generated from field: uint64 last_event_seq = 3;
    */
   lastEventSeq: bigint;
+
+  /**
+   * Seqs this event skipped: seq - (the previous last_event_seq) - 1 when above 0, else 0.
+   * The event was still applied (SPEC §8: gaps are tolerated but counted).
+   *
+   * @generated from field: uint64 seq_gap = 10;
+   */
+  seqGap: bigint;
+
+  /**
+   * Seqs the record is missing in total (skipped and not re-posted since).
+   *
+   * @generated from field: uint64 missing_seq_count = 11;
+   */
+  missingSeqCount: bigint;
+
+  /**
+   * The lowest missing seqs, ascending, at most 32 of them.
+   *
+   * @generated from field: repeated uint64 missing_seqs = 12;
+   */
+  missingSeqs: bigint[];
 };
 
 /**
@@ -95,6 +119,191 @@ export type PostEventResponse = Message<"nixfleet.agent.v1.PostEventResponse"> &
  */
 export const PostEventResponseSchema: GenMessage<PostEventResponse> = /*@__PURE__*/
   messageDesc(file_nixfleet_agent_v1_agent_events_service, 1);
+
+/**
+ * A host's heartbeat (SPEC §8).
+ *
+ * @generated from message nixfleet.agent.v1.HeartbeatRequest
+ */
+export type HeartbeatRequest = Message<"nixfleet.agent.v1.HeartbeatRequest"> & {
+  /**
+   * The host's machine id; must equal the machine id of the client certificate.
+   *
+   * @generated from field: string hostname = 1;
+   */
+  hostname: string;
+
+  /**
+   * The rollout the agent is working on, "<channel>@<channel_ref>"; existing agents omit it.
+   *
+   * @generated from field: optional string rollout_id = 2;
+   */
+  rolloutId?: string | undefined;
+
+  /**
+   * The store path of the system closure the host runs now.
+   *
+   * @generated from field: optional string current_closure = 3;
+   */
+  currentClosure?: string | undefined;
+
+  /**
+   * The agent's clock when it sent the heartbeat.
+   *
+   * @generated from field: google.protobuf.Timestamp at = 4;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.HeartbeatRequest.
+ * Use `create(HeartbeatRequestSchema)` to create a new message.
+ */
+export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 2);
+
+/**
+ * The control plane's view of one active host-rollout record, sent so an agent that lost its
+ * own state can resume (its next seq is last_event_seq + 1).
+ *
+ * @generated from message nixfleet.agent.v1.BootstrapRollout
+ */
+export type BootstrapRollout = Message<"nixfleet.agent.v1.BootstrapRollout"> & {
+  /**
+   * The rollout.
+   *
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+
+  /**
+   * The host's machine id.
+   *
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * The rollout's channel.
+   *
+   * @generated from field: string channel = 3;
+   */
+  channel: string;
+
+  /**
+   * The host's state after the heartbeat was applied.
+   *
+   * @generated from field: nixfleet.agent.v1.HostState state = 4;
+   */
+  state: HostState;
+
+  /**
+   * The closure the host is asked to run.
+   *
+   * @generated from field: string target_closure = 5;
+   */
+  targetClosure: string;
+
+  /**
+   * The closure the host ran when it acknowledged the dispatch.
+   *
+   * @generated from field: optional string current_closure_at_dispatch = 6;
+   */
+  currentClosureAtDispatch?: string | undefined;
+
+  /**
+   * The closure the host last reported as current.
+   *
+   * @generated from field: optional string current_closure = 7;
+   */
+  currentClosure?: string | undefined;
+
+  /**
+   * Control-plane time at which the rollout was opened for this host.
+   *
+   * @generated from field: google.protobuf.Timestamp dispatched_at = 8;
+   */
+  dispatchedAt?: Timestamp | undefined;
+
+  /**
+   * Agent time of DispatchAck.
+   *
+   * @generated from field: google.protobuf.Timestamp dispatch_acked_at = 9;
+   */
+  dispatchAckedAt?: Timestamp | undefined;
+
+  /**
+   * Agent time of ActivationStarted.
+   *
+   * @generated from field: google.protobuf.Timestamp activation_started_at = 10;
+   */
+  activationStartedAt?: Timestamp | undefined;
+
+  /**
+   * Agent time of ActivationCompleted.
+   *
+   * @generated from field: google.protobuf.Timestamp activation_completed_at = 11;
+   */
+  activationCompletedAt?: Timestamp | undefined;
+
+  /**
+   * Earliest time at which the host may converge.
+   *
+   * @generated from field: google.protobuf.Timestamp soak_due_at = 12;
+   */
+  soakDueAt?: Timestamp | undefined;
+
+  /**
+   * The highest seq the control plane has applied for this host and rollout.
+   *
+   * @generated from field: uint64 last_event_seq = 13;
+   */
+  lastEventSeq: bigint;
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.BootstrapRollout.
+ * Use `create(BootstrapRolloutSchema)` to create a new message.
+ */
+export const BootstrapRolloutSchema: GenMessage<BootstrapRollout> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 3);
+
+/**
+ * What the control plane answers a heartbeat with, once its effects are committed.
+ *
+ * @generated from message nixfleet.agent.v1.HeartbeatResponse
+ */
+export type HeartbeatResponse = Message<"nixfleet.agent.v1.HeartbeatResponse"> & {
+  /**
+   * The heartbeat's own `at`, echoed.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 1;
+   */
+  receivedAt?: Timestamp | undefined;
+
+  /**
+   * When the request named no rollout: one snapshot per active record of the host, after any
+   * recovery the heartbeat caused. Empty otherwise.
+   *
+   * @generated from field: repeated nixfleet.agent.v1.BootstrapRollout bootstrap_rollouts = 2;
+   */
+  bootstrapRollouts: BootstrapRollout[];
+
+  /**
+   * When set, the agent should re-post its events of the named rollout with a seq above this
+   * (the control plane's view disagrees with the agent's, or it is missing seqs).
+   *
+   * @generated from field: optional uint64 replay_from = 3;
+   */
+  replayFrom?: bigint | undefined;
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.HeartbeatResponse.
+ * Use `create(HeartbeatResponseSchema)` to create a new message.
+ */
+export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 4);
 
 /**
  * What became of an accepted event.
@@ -219,6 +428,20 @@ export const AgentEventsService: GenService<{
     methodKind: "unary";
     input: typeof PostEventRequestSchema;
     output: typeof PostEventResponseSchema;
+  },
+  /**
+   * Reports that the calling host is alive and which closure it runs (SPEC §8). The control
+   * plane records liveness, heals records the agent can no longer report (synthesizing the
+   * events the agent would have sent), and answers with bootstrap snapshots (when no rollout
+   * is named) and, when its view of the named rollout disagrees, the seq to replay from.
+   * Same identity rules and errors as PostEvent.
+   *
+   * @generated from rpc nixfleet.agent.v1.AgentEventsService.Heartbeat
+   */
+  heartbeat: {
+    methodKind: "unary";
+    input: typeof HeartbeatRequestSchema;
+    output: typeof HeartbeatResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nixfleet_agent_v1_agent_events_service, 0);
