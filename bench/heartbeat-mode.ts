@@ -9,7 +9,7 @@ import { type Measurement, measure } from "./measure.js";
 import { createRolloutIds, openRollouts } from "./open-rollouts.js";
 import type { BenchOptions } from "./options.js";
 import { anomalies, connectTarget, createRollouts } from "./peak-mode.js";
-import { num, ratio, table } from "./report.js";
+import { median, num, ratio, table } from "./report.js";
 import { startNixfleet } from "./servers.js";
 import { encodeHeartbeat } from "./wire-format.js";
 
@@ -70,13 +70,8 @@ export async function runHeartbeatMode(
   }
   await target.pool.close();
   await server.stop();
-  const med = (kind: string, pick: (m: Measurement) => number) => {
-    const values = results
-      .filter((r) => r.kind === kind)
-      .map((r) => pick(r.m))
-      .sort((a, b) => a - b);
-    return values[Math.floor(values.length / 2)] ?? Number.NaN;
-  };
+  const med = (kind: string, pick: (m: Measurement) => number) =>
+    median(results.filter((r) => r.kind === kind).map((r) => pick(r.m)));
   const beatRate = med("heartbeat", (m) => m.okPerSec);
   const eventRate = med("PostEvent", (m) => m.okPerSec);
   const fleetRate = options.hosts / AGENT_INTERVAL_S;
