@@ -55,8 +55,8 @@ export interface FleetServerOptions {
   readonly isSaturated: () => boolean;
   /** The retry delay hinted when shedding. */
   readonly retryAfterSeconds: number;
-  /** Logs a binding request refused before the PostEvent pipeline. */
-  readonly onRefused?: (error: ServiceError, peer: string | undefined) => void;
+  /** Logs a binding request refused before its pipeline (PostEvent or Heartbeat), by route. */
+  readonly onRefused?: (error: ServiceError, peer: string | undefined, route: string) => void;
   /** Observes failed TLS handshakes (see tls-handshake-failures.ts). */
   readonly onTlsClientError?: (error: Error, socket: TLSSocket) => void;
   /** Aborted once every accepted event was answered: ends the streams still open. */
@@ -87,11 +87,17 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     shutdownSignal: options.shutdownSignal,
     contextValues: (req) => createContextValues().set(peerKey, authenticate(req)),
   });
+  const refusedOn = options.onRefused;
+  const onRefused =
+    refusedOn === undefined
+      ? undefined
+      : (route: string) => (error: ServiceError, peer: string | undefined) =>
+          refusedOn(error, peer, route);
   const binding = createHttpBinding({
     postEvent: options.postEvent,
     authenticate,
     maxBodyBytes: options.maxMessageBytes,
-    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
+    ...(onRefused ? { onRefused: onRefused(`POST ${POST_EVENT_PATH}`) } : {}),
     onResponse: (status) =>
       metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: String(status) }),
   });
@@ -99,7 +105,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     heartbeat: options.heartbeat,
     authenticate,
     maxBodyBytes: options.maxMessageBytes,
-    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
+    ...(onRefused ? { onRefused: onRefused(`POST ${HEARTBEAT_PATH}`) } : {}),
     onResponse: (status) =>
       metrics.httpRequests.inc({ route: `POST ${HEARTBEAT_PATH}`, status: String(status) }),
   });

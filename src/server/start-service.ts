@@ -300,11 +300,8 @@ async function startOn(
       count: (reason) => metrics.tlsHandshakeFailures.inc({ reason }),
       log: (failure) => logger.warn(failure, "TLS handshake failed"),
     }),
-    onRefused: (error, peer) =>
-      logger.warn(
-        { code: error.code, reason: error.message, peer, route: "POST /v1/agent/events" },
-        "request refused",
-      ),
+    onRefused: (error, peer, route) =>
+      logger.warn({ code: error.code, reason: error.message, peer, route }, "request refused"),
   });
   await listenOn(fleet.server, config.listen, "listen");
   opened.push(() => fleet.closeConnections(0));
