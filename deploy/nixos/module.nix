@@ -21,6 +21,7 @@ let
       "--shutdown-timeout" (toString cfg.shutdownTimeout)
       "--log-level" cfg.logLevel
       "--require-signatures" (lib.boolToString cfg.requireSignatures)
+      "--heartbeat-interval" cfg.heartbeatInterval
       "--metrics-listen-allow-remote" (lib.boolToString cfg.metricsListenAllowRemote)
     ]
     ++ optionalFlag "--db" cfg.db
@@ -150,6 +151,12 @@ in
       type = types.bool;
       default = false;
       description = "Refuse events without a signature (present ones are always verified).";
+    };
+
+    heartbeatInterval = mkOption {
+      type = types.strMatching "[0-9]+(ms|s|m)?";
+      default = "60s";
+      description = "The agents' heartbeat interval (60s, 500ms, 2m); a host silent for 3 of them is unreachable.";
     };
 
     extraFlags = mkOption {
