@@ -37,6 +37,8 @@ export interface ServiceConfig {
   readonly requireSignatures: boolean;
   /** The agents' heartbeat interval; a host silent for 3 of them is unreachable. */
   readonly heartbeatIntervalMs: number;
+  /** How the binding answers recorded refusals: 202 with the verdict, or 404/409/400. */
+  readonly bindingRefusals: "record" | "status";
   /** Pause before each reducer batch; for tests that need a slow reducer. Keep 0. */
   readonly debugReducerDelayMs: number;
 }
@@ -99,6 +101,10 @@ export const SERVE_FLAGS = {
   "heartbeat-interval": {
     type: "string",
     help: "agents' heartbeat interval, e.g. 60s or 500ms; unreachable after 3 missed (default 60s)",
+  },
+  "binding-refusals": {
+    type: "string",
+    help: "record: answer refused events 202 with the verdict so existing agents never wedge; status: 404/409/400 (default record)",
   },
   "debug-reducer-delay-ms": {
     type: "string",
@@ -164,6 +170,14 @@ function booleanFlag(text: string | undefined, flag: string): boolean {
   throw new ConfigError(`--${flag}: expected true or false, got "${text}"`);
 }
 
+function oneOf<T extends string>(text: string | undefined, flag: string, values: readonly T[]): T {
+  if (text === undefined) return values[0] as T;
+  const match = values.find((v) => v === text);
+  if (match === undefined)
+    throw new ConfigError(`--${flag}: expected ${values.join(" or ")}, got "${text}"`);
+  return match;
+}
+
 /** Parses `serve` flags and environment into a configuration. */
 export function parseServeConfig(
   argv: readonly string[],
@@ -227,6 +241,7 @@ export function parseServeConfig(
     logLevel: get("log-level") ?? "info",
     requireSignatures: booleanFlag(get("require-signatures"), "require-signatures"),
     heartbeatIntervalMs: intervalMs(get("heartbeat-interval"), "heartbeat-interval", 60_000),
+    bindingRefusals: oneOf(get("binding-refusals"), "binding-refusals", ["record", "status"]),
     debugReducerDelayMs: positiveInt(get("debug-reducer-delay-ms"), "debug-reducer-delay-ms", 0, 0),
   };
 }

@@ -245,6 +245,7 @@ async function startOn(
     requireSignatures: config.requireSignatures,
     observer: {
       onVerdict: (kind, outcome) => metrics.events.inc({ kind, outcome }),
+      onRefused: (refusal, protocol) => metrics.refusals.inc({ reason: refusal.reason, protocol }),
       onRejected: (error, context) =>
         logger.warn({ code: error.code, reason: error.message, ...context }, "event rejected"),
     },
@@ -290,6 +291,7 @@ async function startOn(
     ],
     postEvent,
     heartbeat,
+    bindingRefusals: config.bindingRefusals,
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     isReady: () => phase === "running",

@@ -13,6 +13,7 @@ export type {
   HeartbeatItem,
   HeartbeatOutcome,
   HostLiveness,
+  SignedForm,
   Transition,
   WorkItem,
   WorkOutcome,
