@@ -11,6 +11,7 @@ export * from "./list-events.js";
 export * from "./list-probe-failures.js";
 export * from "./list-quarantines.js";
 export * from "./list-records.js";
+export * from "./list-signed-events.js";
 export * from "./migrate.js";
 export * from "./open-rollout.js";
 export * from "./operator-views.js";
