@@ -195,7 +195,8 @@ async function lockRecords(
   const hosts = new Set<string>();
   for (const item of items) {
     if (isHeartbeatItem(item)) hosts.add(item.heartbeat.hostname);
-    else keys.set(recordKey(item.rolloutId, item.hostname), item);
+    // Refused at the edge: never looked up (its names may hold text PostgreSQL refuses).
+    else if (item.refusal === undefined) keys.set(recordKey(item.rolloutId, item.hostname), item);
   }
   const distinct = [...keys.values()];
   const result = await client.query<RecordRow & { policy: HealthFailurePolicy }>({
