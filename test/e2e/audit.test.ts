@@ -3,7 +3,7 @@
 // `nixfleet-cp audit`; a row tampered in the database is reported and audit exits 1.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { sign } from "node:crypto";
+import { createPublicKey, sign } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
@@ -13,6 +13,7 @@ import {
   PostEventRequestSchema,
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { ProbeMode, ProbeStatus } from "../../gen/nixfleet/agent/v1/events_pb.js";
+import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import { canonicalJson } from "../../src/server/signature/canonical-json.js";
 import { listEvents } from "../../src/storage/list-events.js";
 import {
@@ -232,6 +233,20 @@ describe("auditable signatures", () => {
       );
       assert.equal(res.outcome, Outcome.APPLIED);
     }
+  });
+
+  test("ListEvents shows what each signature covers and the signer's key", async () => {
+    const ops = client(RolloutService, server.url, pki.ca, pki.operator);
+    const { events } = await ops.listEvents({ rolloutId: ROLLOUT, hostname: "web-02" });
+    assert.equal(
+      events[0]?.signedForm,
+      '{"currentClosureAtDispatch":"abc123-prev","kind":"DispatchAck","receivedAt":"2026-05-16T01:27:01Z","seq":1}',
+    );
+    const key = createPublicKey(pki.agent("web-02").cert).export({ type: "spki", format: "der" });
+    assert.deepEqual(Buffer.from(events[0]?.signerPublicKey ?? []), key);
+    // The agent that signed "subResults":[] is kept with exactly that text.
+    assert.match(events[2]?.signedForm ?? "", /"subResults":\[\]/);
+    assert.doesNotMatch(events[3]?.signedForm ?? "", /subResults/);
   });
 
   test("audit re-verifies every signed event from the log", async () => {

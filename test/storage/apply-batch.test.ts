@@ -107,6 +107,9 @@ for (const kind of DIALECTS) {
           event: ev.dispatchAck(1),
           signature,
           synthesized: false,
+          // The item carried no verified form (the edge supplies it): nothing to keep.
+          signedForm: null,
+          signerKey: null,
         });
         assert.equal(events[1]?.signature, null);
         assert.deepEqual(
