@@ -1,10 +1,9 @@
 // The operator's read views beyond records and events: rollouts with host counts by state,
 // quarantined closures by channel and the probe-failure view, each a keyset-paged read.
 import type { HostState } from "../core/domain.js";
-import type { Instant } from "../core/instant.js";
 import type { Queryable } from "./in-transaction.js";
-import type { ProbeFailure } from "./list-probe-failures.js";
-import type { Quarantine } from "./list-quarantines.js";
+import { type ProbeFailure, rowToProbeFailure } from "./list-probe-failures.js";
+import { type Quarantine, rowToQuarantine } from "./list-quarantines.js";
 import { type Rollout, rowToRollout } from "./rollout.js";
 import { toNumber } from "./to-number.js";
 
@@ -79,14 +78,7 @@ export async function pageQuarantines(
     );
   }
   const rows = await q.orderBy("channel").orderBy("closure").limit(page.limit).execute();
-  return rows.map((row) => ({
-    channel: row.channel,
-    closure: row.closure,
-    rolloutId: row.rollout_id,
-    hostname: row.hostname,
-    eventLogId: toNumber(row.event_log_id),
-    quarantinedAt: row.quarantined_at as Instant,
-  }));
+  return rows.map(rowToQuarantine);
 }
 
 /** Which probe failures to read; every given field must match. */
@@ -110,16 +102,5 @@ export async function pageProbeFailures(
   if (filter.hostname !== undefined) q = q.where("hostname", "=", filter.hostname);
   if (filter.probeName !== undefined) q = q.where("probe_name", "=", filter.probeName);
   const rows = await q.orderBy("id").limit(page.limit).execute();
-  return rows.map((row) => ({
-    id: toNumber(row.id),
-    eventLogId: toNumber(row.event_log_id),
-    rolloutId: row.rollout_id,
-    hostname: row.hostname,
-    probeName: row.probe_name,
-    controlId: row.control_id,
-    framework: row.framework,
-    mode: row.mode,
-    failureReason: row.failure_reason,
-    observedAt: row.observed_at as Instant,
-  }));
+  return rows.map(rowToProbeFailure);
 }
