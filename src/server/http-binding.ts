@@ -41,9 +41,9 @@ export function createHttpBinding(
   const { postEvent, ...route } = options;
   return createJsonRoute({
     ...route,
-    async handle(peer, text) {
+    async handle(peer, body) {
       const result = await postEvent(peer, () => {
-        const parsed = parseJsonBody(text);
+        const parsed = parseJsonBody(body);
         return parsed.ok ? decodePostEventJson(parsed.value) : parsed;
       });
       return "code" in result ? result : { status: 204, headers: {} };

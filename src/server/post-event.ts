@@ -10,7 +10,13 @@ import type { HeadLookup } from "../storage/record-head.js";
 import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
 import { eventToBindingJson } from "./convert/event-json.js";
 import type { PeerIdentity } from "./peer-identity.js";
-import { queueFull, type ServiceError, serviceError } from "./service-error.js";
+import {
+  fromThrown,
+  queueFull,
+  type ServiceError,
+  serviceError,
+  storeUnavailable,
+} from "./service-error.js";
 import { verifyEventSignature } from "./signature/verify-event-signature.js";
 
 /** The verdict on an event that did not fail. */
@@ -53,6 +59,10 @@ export interface PostEventDeps {
   /** Refuse events that carry no signature (signatures present are always verified). */
   readonly requireSignatures?: boolean;
   readonly observer?: PostEventObserver;
+  /** False while the store is known to be unreachable: events are then refused at once. */
+  readonly storeReachable?: () => boolean;
+  /** Hears every store failure met on this path (the store health watches for outages). */
+  readonly onStoreError?: (error: unknown) => void;
 }
 
 /** Handles one PostEvent: `decode` runs only after the caller is known to be an agent. */
@@ -70,6 +80,8 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     retryAfterSeconds,
     observer,
     requireSignatures = false,
+    storeReachable = () => true,
+    onStoreError,
   } = deps;
 
   function reject(error: ServiceError, context: RejectContext): ServiceError {
@@ -117,7 +129,18 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     if (!isAccepting()) {
       return reject(unavailable("not accepting events (starting or shutting down)"), context);
     }
-    const head = await lookup(rolloutId, hostname);
+    if (!storeReachable()) {
+      observer?.onVerdict?.(event.kind, "unavailable");
+      return reject(storeUnavailable(retryAfterSeconds), context);
+    }
+    let head: Awaited<ReturnType<HeadLookup>>;
+    try {
+      head = await lookup(rolloutId, hostname);
+    } catch (error) {
+      onStoreError?.(error);
+      observer?.onVerdict?.(event.kind, "unavailable");
+      return reject(fromThrown(error, retryAfterSeconds), context);
+    }
     if (head === undefined) {
       observer?.onVerdict?.(event.kind, "not_found");
       return reject(notFound(rolloutId, hostname), context);
@@ -152,8 +175,19 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     }
     const result = await settled;
     if (!result.ok) {
-      observer?.onVerdict?.(event.kind, "unavailable");
-      return reject(unavailable("the commit failed; retry with the same seq"), context);
+      // Only a data error reaches a single event (the reducer splits the batch down to it);
+      // anything else is the store's fault and the same seq may be retried.
+      const error = fromThrown(result.error, retryAfterSeconds);
+      observer?.onVerdict?.(
+        event.kind,
+        error.code === "invalid_argument" ? "refused" : "unavailable",
+      );
+      return reject(
+        error.code === "internal"
+          ? unavailable("the commit failed; retry with the same seq")
+          : error,
+        context,
+      );
     }
     const outcome = result.outcome;
     // One spelling per outcome label: the lookup above reports a missing record as not_found.

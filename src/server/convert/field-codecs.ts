@@ -3,6 +3,7 @@
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Instant, instantFromParts, parseInstant } from "../../core/instant.js";
+import { textProblem } from "./text-problem.js";
 
 /** A request field that is missing or malformed; `field` is its path as the client spells it. */
 export class FieldError extends Error {
@@ -30,6 +31,8 @@ export function text(max: number, allowEmpty = false): FieldCodec<string> {
     }
     if (value.length === 0 && !allowEmpty) throw new FieldError(path, "must not be empty");
     if (value.length > max) throw new FieldError(path, `must be at most ${max} characters`);
+    const problem = textProblem(value);
+    if (problem !== undefined) throw new FieldError(path, problem);
     return value;
   };
   return {
