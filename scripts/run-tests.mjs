@@ -8,9 +8,9 @@ import { register } from "tsx/esm/api";
 
 const root = new URL("..", import.meta.url).pathname;
 const suites = process.argv.slice(2);
-const dirs = (suites.length > 0 ? suites : ["unit", "contract", "storage", "e2e", "interop"]).map(
-  (s) => join(root, "test", s),
-);
+const dirs = (
+  suites.length > 0 ? suites : ["unit", "contract", "storage", "e2e", "interop", "hostile"]
+).map((s) => join(root, "test", s));
 
 function collect(dir) {
   let out = [];
@@ -39,7 +39,7 @@ if (files.length === 0) {
 register();
 const { TEST_PG_VARIABLE, startEmbeddedPostgres } = await import("../test/test-postgres.ts");
 let cluster;
-if (files.some((f) => /^test\/(storage|e2e)\//.test(f))) {
+if (files.some((f) => /^test\/(storage|e2e|hostile)\//.test(f))) {
   const given = process.env[TEST_PG_VARIABLE];
   if (given !== undefined && given !== "") {
     console.error(`test PostgreSQL: ${TEST_PG_VARIABLE}=${given}`);

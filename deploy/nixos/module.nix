@@ -24,6 +24,16 @@ let
       "--heartbeat-interval" cfg.heartbeatInterval
       "--binding-refusals" cfg.bindingRefusals
       "--metrics-listen-allow-remote" (lib.boolToString cfg.metricsListenAllowRemote)
+      "--max-probes-per-record" (toString cfg.maxProbesPerRecord)
+      "--max-connections" (toString cfg.maxConnections)
+      "--max-connections-per-peer" (toString cfg.maxConnectionsPerPeer)
+      "--tls-handshake-timeout" (toString cfg.tlsHandshakeTimeout)
+      "--idle-timeout" (toString cfg.idleTimeout)
+      "--request-timeout" (toString cfg.requestTimeout)
+      "--max-buffered-bytes-per-peer" (toString cfg.maxBufferedBytesPerPeer)
+      "--max-buffered-bytes" (toString cfg.maxBufferedBytes)
+      "--reflection" cfg.reflection
+      "--store-probe-interval" (toString cfg.storeProbeInterval)
     ]
     ++ optionalFlag "--db" cfg.db
     ++ optionalFlag "--tls-cert" cfg.tlsCert
@@ -146,6 +156,66 @@ in
       type = types.enum [ "fatal" "error" "warn" "info" "debug" "trace" "silent" ];
       default = "info";
       description = "pino log level (JSON lines on stdout, into the journal).";
+    };
+
+    maxProbesPerRecord = mkOption {
+      type = types.ints.positive;
+      default = 256;
+      description = "Distinct probe names one host-rollout record may hold; more are refused.";
+    };
+
+    maxConnections = mkOption {
+      type = types.ints.positive;
+      default = 10000;
+      description = "Open TLS connections in total.";
+    };
+
+    maxConnectionsPerPeer = mkOption {
+      type = types.ints.positive;
+      default = 64;
+      description = "Open connections per client certificate.";
+    };
+
+    tlsHandshakeTimeout = mkOption {
+      type = types.ints.positive;
+      default = 10000;
+      description = "Milliseconds a connection has to complete the TLS handshake.";
+    };
+
+    idleTimeout = mkOption {
+      type = types.ints.positive;
+      default = 120000;
+      description = "Milliseconds an HTTP/2 session may stay open with no stream.";
+    };
+
+    requestTimeout = mkOption {
+      type = types.ints.positive;
+      default = 30000;
+      description = "Milliseconds a request has to deliver its headers and body.";
+    };
+
+    maxBufferedBytesPerPeer = mkOption {
+      type = types.ints.positive;
+      default = 4194304;
+      description = "Response bytes buffered for a connection that does not read before it is closed.";
+    };
+
+    maxBufferedBytes = mkOption {
+      type = types.ints.positive;
+      default = 134217728;
+      description = "Response bytes buffered for all connections before the largest are closed.";
+    };
+
+    reflection = mkOption {
+      type = types.enum [ "operators" "all" "off" ];
+      default = "operators";
+      description = "Who may use gRPC reflection.";
+    };
+
+    storeProbeInterval = mkOption {
+      type = types.ints.positive;
+      default = 1000;
+      description = "Milliseconds between database probes while it is unreachable.";
     };
 
     requireSignatures = mkOption {

@@ -191,7 +191,7 @@ export const REFUSALS_LIST_FLAGS: FlagSpecs = {
   reason: {
     type: "string",
     value: "REASON",
-    help: "only not_found, illegal_for_state, invariant, unsafe_input or signature",
+    help: "only not_found, illegal_for_state, invariant, probe_limit, unsafe_input or signature",
   },
   limit: { type: "string", value: "N", help: "print at most N entries (default all)" },
   ...CLIENT_FLAGS,

@@ -153,7 +153,7 @@ ${operatorFlags(ROLLOUT_LIST_FLAGS)}`,
   "refusals list": `usage: nixfleet-cp refusals list [flags]
 
 Prints the refused-event log: events refused on their merits (not_found, illegal_for_state,
-invariant) or for input no store keeps (unsafe_input) or a bad signature (signature), one
+invariant, probe_limit) or for input no store keeps (unsafe_input) or a bad signature (signature), one
 line per distinct refusal with how often it was repeated. --json prints one JSON object
 per line, with the request as received.
 

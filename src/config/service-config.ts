@@ -10,6 +10,24 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** Resource bounds of the mTLS listener; every one is a flag with a documented default. */
+export interface ConnectionLimits {
+  /** Open TLS connections in total; more are refused at accept. */
+  readonly maxConnections: number;
+  /** Open connections per client certificate (machine id or operator CN). */
+  readonly maxConnectionsPerPeer: number;
+  /** Milliseconds a TCP connection may take to complete the TLS handshake. */
+  readonly handshakeTimeoutMs: number;
+  /** Milliseconds an HTTP/2 session (or HTTP/1.1 connection) may stay open with no request. */
+  readonly idleTimeoutMs: number;
+  /** Milliseconds a request may take to deliver its headers and whole body. */
+  readonly requestTimeoutMs: number;
+  /** Bytes of responses buffered for one connection whose peer does not read; beyond, it is closed. */
+  readonly maxBufferedBytesPerPeer: number;
+  /** Bytes of responses buffered for all peers together; beyond, the largest holders are closed. */
+  readonly maxBufferedBytes: number;
+}
+
 /** Everything `serve` needs. */
 export interface ServiceConfig {
   readonly listen: ListenAddress;
@@ -39,6 +57,14 @@ export interface ServiceConfig {
   readonly heartbeatIntervalMs: number;
   /** How the binding answers recorded refusals: 202 with the verdict, or 404/409/400. */
   readonly bindingRefusals: "record" | "status";
+  /** Most distinct probe names one record may hold; a ProbeResult adding more is refused. */
+  readonly maxProbesPerRecord: number;
+  /** Per-peer and total resource bounds of the listener (src/server/connection-limits.ts). */
+  readonly limits: ConnectionLimits;
+  /** Who may call gRPC reflection: operators only (default), any fleet certificate, or none. */
+  readonly reflection: "operators" | "all" | "off";
+  /** Milliseconds between store probes while the store is unreachable. */
+  readonly storeProbeIntervalMs: number;
   /** Pause before each reducer batch; for tests that need a slow reducer. Keep 0. */
   readonly debugReducerDelayMs: number;
 }
@@ -105,6 +131,43 @@ export const SERVE_FLAGS = {
   "binding-refusals": {
     type: "string",
     help: "record: answer refused events 202 with the verdict so existing agents never wedge; status: 404/409/400 (default record)",
+  },
+  "max-probes-per-record": {
+    type: "string",
+    help: "most distinct probe names per host-rollout record; more are refused (default 256)",
+  },
+  "max-connections": { type: "string", help: "open TLS connections in total (default 10000)" },
+  "max-connections-per-peer": {
+    type: "string",
+    help: "open connections per client certificate (default 64)",
+  },
+  "tls-handshake-timeout": {
+    type: "string",
+    help: "milliseconds to complete the TLS handshake (default 10000)",
+  },
+  "idle-timeout": {
+    type: "string",
+    help: "milliseconds a connection may stay open with no request in flight (default 120000)",
+  },
+  "request-timeout": {
+    type: "string",
+    help: "milliseconds a request may take to send its headers and body (default 30000)",
+  },
+  "max-buffered-bytes-per-peer": {
+    type: "string",
+    help: "response bytes buffered for one connection that does not read before it is closed (default 4194304)",
+  },
+  "max-buffered-bytes": {
+    type: "string",
+    help: "response bytes buffered for all connections together before the largest are closed (default 134217728)",
+  },
+  reflection: {
+    type: "string",
+    help: "who may use gRPC reflection: operators (default), all, or off",
+  },
+  "store-probe-interval": {
+    type: "string",
+    help: "milliseconds between store probes while the store is unreachable (default 1000)",
   },
   "debug-reducer-delay-ms": {
     type: "string",
@@ -178,6 +241,12 @@ function oneOf<T extends string>(text: string | undefined, flag: string, values:
   return match;
 }
 
+function reflectionMode(text: string | undefined): ServiceConfig["reflection"] {
+  if (text === undefined) return "operators";
+  if (text === "operators" || text === "all" || text === "off") return text;
+  throw new ConfigError(`--reflection: expected operators, all or off, got "${text}"`);
+}
+
 /** Parses `serve` flags and environment into a configuration. */
 export function parseServeConfig(
   argv: readonly string[],
@@ -242,6 +311,34 @@ export function parseServeConfig(
     requireSignatures: booleanFlag(get("require-signatures"), "require-signatures"),
     heartbeatIntervalMs: intervalMs(get("heartbeat-interval"), "heartbeat-interval", 60_000),
     bindingRefusals: oneOf(get("binding-refusals"), "binding-refusals", ["record", "status"]),
+    maxProbesPerRecord: positiveInt(get("max-probes-per-record"), "max-probes-per-record", 256),
+    limits: {
+      maxConnections: positiveInt(get("max-connections"), "max-connections", 10_000),
+      maxConnectionsPerPeer: positiveInt(
+        get("max-connections-per-peer"),
+        "max-connections-per-peer",
+        64,
+      ),
+      handshakeTimeoutMs: positiveInt(
+        get("tls-handshake-timeout"),
+        "tls-handshake-timeout",
+        10_000,
+      ),
+      idleTimeoutMs: positiveInt(get("idle-timeout"), "idle-timeout", 120_000),
+      requestTimeoutMs: positiveInt(get("request-timeout"), "request-timeout", 30_000),
+      maxBufferedBytesPerPeer: positiveInt(
+        get("max-buffered-bytes-per-peer"),
+        "max-buffered-bytes-per-peer",
+        4 * 1024 * 1024,
+      ),
+      maxBufferedBytes: positiveInt(
+        get("max-buffered-bytes"),
+        "max-buffered-bytes",
+        128 * 1024 * 1024,
+      ),
+    },
+    reflection: reflectionMode(get("reflection")),
+    storeProbeIntervalMs: positiveInt(get("store-probe-interval"), "store-probe-interval", 1000),
     debugReducerDelayMs: positiveInt(get("debug-reducer-delay-ms"), "debug-reducer-delay-ms", 0, 0),
   };
 }

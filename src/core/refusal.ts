@@ -7,6 +7,7 @@ export const REFUSAL_REASONS = [
   "not_found",
   "illegal_for_state",
   "invariant",
+  "probe_limit",
   "unsafe_input",
   "signature",
 ] as const;
@@ -36,7 +37,12 @@ export function notFoundRefusal(rolloutId: string, hostname: string): Refusal {
 /** step() refused the event: illegal for the host's state, or a Converged invariant failed. */
 export function stepRefusal(error: StepError): Refusal {
   return {
-    reason: error.type === "invariantViolation" ? "invariant" : "illegal_for_state",
+    reason:
+      error.type === "invariantViolation"
+        ? "invariant"
+        : error.type === "probeLimit"
+          ? "probe_limit"
+          : "illegal_for_state",
     code: "failed_precondition",
     message: describeStepError(error),
     field: null,

@@ -24,7 +24,14 @@ export interface InvariantViolation {
   readonly actual: string;
 }
 
-export type StepError = SeqRegression | IllegalForState | InvariantViolation;
+/** A ProbeResult would add a probe beyond the per-record cap (the map is rewritten per event). */
+export interface ProbeLimit {
+  readonly type: "probeLimit";
+  readonly probeName: string;
+  readonly maxProbes: number;
+}
+
+export type StepError = SeqRegression | IllegalForState | InvariantViolation | ProbeLimit;
 
 /** One line for logs and error replies. */
 export function describeStepError(error: StepError): string {
@@ -35,5 +42,7 @@ export function describeStepError(error: StepError): string {
       return `${error.kind} is illegal for a host in state ${error.state}`;
     case "invariantViolation":
       return `Converged invariant ${error.invariant} failed: expected ${error.expected}, got ${error.actual}`;
+    case "probeLimit":
+      return `probe "${error.probeName}" would exceed this record's cap of ${error.maxProbes} distinct probes (event.probeName)`;
   }
 }

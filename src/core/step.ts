@@ -30,6 +30,12 @@ export interface StepRefused {
 
 export type StepResult = StepApplied | StepRefused;
 
+/** Bounds the runtime enforces per record; absent means unbounded (as replay runs). */
+export interface StepLimits {
+  /** Most distinct probe names a record's probe map may hold. */
+  readonly maxProbes: number;
+}
+
 /**
  * Applies one event to a record (or, for a late copy of a missing seq, only logs it). `now` is the control plane's clock (unused by today's
  * rules, kept so rules may use it without changing callers); `policy` is the rollout's
@@ -40,6 +46,7 @@ export function step(
   event: RemoteEvent,
   now: Instant,
   policy: HealthFailurePolicy,
+  limits?: StepLimits,
 ): StepResult {
   // Before the state check, so a retried event is a duplicate even after it moved the host.
   if (event.seq <= record.lastEventSeq) {
@@ -55,6 +62,20 @@ export function step(
     return {
       ok: false,
       error: { type: "seqRegression", seq: event.seq, lastEventSeq: record.lastEventSeq },
+    };
+  }
+  // Every ProbeResult rewrites the whole map, so an agent inventing names would make each of
+  // its events cost more of the single writer; a known name is always accepted.
+  if (
+    limits !== undefined &&
+    event.kind === "ProbeResult" &&
+    record.state === "Soaking" &&
+    record.probes.length >= limits.maxProbes &&
+    !record.probes.some((p) => p.probeName === event.probeName)
+  ) {
+    return {
+      ok: false,
+      error: { type: "probeLimit", probeName: event.probeName, maxProbes: limits.maxProbes },
     };
   }
   return handlerFor(record.state)(record, event, now, policy);

@@ -35,8 +35,10 @@ export interface ReducerOptions<I, O> {
   readonly onBatch?: (report: BatchReport) => void;
   /** Called after a batch committed, before its requests are settled. */
   readonly onCommitted?: (items: readonly I[], outcomes: readonly O[]) => void;
-  /** Called when a batch's commit fails; every request of that batch is then failed. */
+  /** Called when a commit fails for good; every request of that (sub-)batch is then failed. */
   readonly onError?: (error: unknown, size: number) => void;
+  /** True when a commit failed because of the data of some item (then the batch is split). */
+  readonly isDataError?: (error: unknown) => boolean;
   /** Artificial pause before each batch; only for tests that need a slow reducer. */
   readonly delayMs?: number;
 }
@@ -50,6 +52,7 @@ export interface Reducer {
 /** Starts the reducer loop over a channel. Close the channel to drain and stop it. */
 export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
   const { channel, apply, batchSize, onBatch, onCommitted, onError, delayMs = 0 } = options;
+  const isDataError = options.isDataError ?? (() => false);
 
   async function run(): Promise<void> {
     for (;;) {
@@ -63,27 +66,41 @@ export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
       const batch = await channel.receive(batchSize);
       if (batch.length === 0) return;
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-      const started = performance.now();
-      const items = batch.map((p) => p.item);
-      let outcomes: readonly O[];
-      try {
-        outcomes = await apply(items);
-        if (outcomes.length !== items.length) {
-          throw new Error(`store returned ${outcomes.length} outcomes for ${items.length} items`);
-        }
-      } catch (error) {
-        report(batch, started, true);
-        onError?.(error, batch.length);
-        for (const p of batch) p.settle({ ok: false, error });
-        continue;
+      await commit(batch);
+    }
+  }
+
+  // A batch whose commit fails because of one event's data (a value the store refuses) is
+  // split in halves and each half retried, down to the offending events, so one poison pill
+  // never fails its neighbours. Any other failure (an outage) fails the batch at once:
+  // retrying halves against a store that is down would only multiply the load.
+  async function commit(batch: PendingItem<I, O>[]): Promise<void> {
+    const started = performance.now();
+    const items = batch.map((p) => p.item);
+    let outcomes: readonly O[];
+    try {
+      outcomes = await apply(items);
+      if (outcomes.length !== items.length) {
+        throw new Error(`store returned ${outcomes.length} outcomes for ${items.length} items`);
       }
-      report(batch, started, false);
-      try {
-        onCommitted?.(items, outcomes);
-      } finally {
-        for (let i = 0; i < batch.length; i++) {
-          (batch[i] as PendingItem<I, O>).settle({ ok: true, outcome: outcomes[i] as O });
-        }
+    } catch (error) {
+      report(batch, started, true);
+      if (batch.length > 1 && isDataError(error)) {
+        const half = Math.ceil(batch.length / 2);
+        await commit(batch.slice(0, half));
+        await commit(batch.slice(half));
+        return;
+      }
+      onError?.(error, batch.length);
+      for (const p of batch) p.settle({ ok: false, error });
+      return;
+    }
+    report(batch, started, false);
+    try {
+      onCommitted?.(items, outcomes);
+    } finally {
+      for (let i = 0; i < batch.length; i++) {
+        (batch[i] as PendingItem<I, O>).settle({ ok: true, outcome: outcomes[i] as O });
       }
     }
   }

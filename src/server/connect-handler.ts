@@ -3,7 +3,7 @@
 // HEADERS frame with END_STREAM, and unknown gRPC methods answered UNIMPLEMENTED.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
   type EnvelopedMessage,
@@ -20,6 +20,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import type { Replacement, RequestGate } from "./connect-gate.js";
 import { grpcStatusFields, respecGrpcMessage } from "./grpc-status.js";
 import { respondHeadersOnly, respondTrailersOnly } from "./trailers-only.js";
 
@@ -32,11 +33,15 @@ const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli
  * (whose options it takes) but answering gRPC and gRPC-Web as strict clients expect.
  */
 export function createConnectHandler(
-  options: ConnectNodeAdapterOptions,
+  options: ConnectNodeAdapterOptions & {
+    /** Runs before Connect reads a request (connect-gate.ts): authorization, strict body. */
+    readonly gate?: RequestGate;
+  },
 ): (req: Request, res: ServerResponse) => void {
+  const { gate, ...adapterOptions } = options;
   const router = createConnectRouter({
     acceptCompression: [...COMPRESSIONS],
-    ...options,
+    ...adapterOptions,
   });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
@@ -56,16 +61,26 @@ export function createConnectHandler(
       console.error(`handler for ${path} failed`, reason);
       answerError(req, res, new ConnectError("internal error", Code.Internal), 500);
     };
+    let context: ContextValues | undefined;
+    const run = (replace?: Replacement): void => {
+      try {
+        const uReq = universalRequestFromNodeRequest(
+          req as never,
+          res as never,
+          undefined,
+          context,
+        );
+        handler(replace ? replace(uReq) : uReq)
+          .then((uRes) => writeResponse(req, res, strictGrpc(uRes)))
+          .catch(fail);
+      } catch (error) {
+        fail(error);
+      }
+    };
     try {
-      const uReq = universalRequestFromNodeRequest(
-        req as never,
-        res as never,
-        undefined,
-        options.contextValues?.(req as never),
-      );
-      handler(uReq)
-        .then((uRes) => writeResponse(req, res, strictGrpc(uRes)))
-        .catch(fail);
+      context = options.contextValues?.(req as never);
+      if (gate !== undefined && context !== undefined) gate(req, handler, context, run);
+      else run();
     } catch (error) {
       fail(error);
     }

@@ -11,7 +11,11 @@ import {
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
+import type { ConnectionLimits } from "../config/service-config.js";
+import { type Role, requiredRoles } from "./authorize.js";
+import { createRequestGate } from "./connect-gate.js";
 import { createConnectHandler } from "./connect-handler.js";
+import { applyConnectionLimits, listenerOptions } from "./connection-limits.js";
 import { createEarlyShed, HEARTBEAT_RPC_PATH, POST_EVENT_RPC_PATH } from "./early-shed.js";
 import type { HandleHeartbeat } from "./heartbeat.js";
 import { createHeartbeatBinding, HEARTBEAT_PATH } from "./heartbeat-binding.js";
@@ -61,6 +65,10 @@ export interface FleetServerOptions {
   readonly onRefused?: (error: ServiceError, peer: string | undefined, route: string) => void;
   /** Observes failed TLS handshakes (see tls-handshake-failures.ts). */
   readonly onTlsClientError?: (error: Error, socket: TLSSocket) => void;
+  /** Per-peer and total resource bounds (connection-limits.ts); unbounded when absent. */
+  readonly limits?: ConnectionLimits;
+  /** The role each service requires (default: reflection for operators only). */
+  readonly roles?: ReadonlyMap<string, Role>;
   /** Aborted once every accepted event was answered: ends the streams still open. */
   readonly shutdownSignal: AbortSignal;
 }
@@ -88,6 +96,10 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: options.shutdownSignal,
     contextValues: (req) => createContextValues().set(peerKey, authenticate(req)),
+    gate: createRequestGate({
+      readMaxBytes: options.maxMessageBytes,
+      roles: options.roles ?? requiredRoles(),
+    }),
   });
   const refusedOn = options.onRefused;
   const onRefused =
@@ -136,6 +148,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       // Node's default is unlimited streams per connection; bound what one peer can hold open
       // so memory stays bounded however many requests a client pipelines.
       settings: { maxConcurrentStreams: 256 },
+      ...(options.limits ? listenerOptions(options.limits) : {}),
     },
     (req: Request, res: ServerResponse | Http2ServerResponse) => {
       const url = req.url ?? "";
@@ -158,6 +171,9 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     },
   );
 
+  const limiter = options.limits
+    ? applyConnectionLimits(server, options.limits, metrics.registry)
+    : undefined;
   const sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<Socket>();
   server.on("session", (session) => {
@@ -181,6 +197,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       return Promise.resolve();
     },
     async closeConnections(timeoutMs) {
+      limiter?.stop();
       listening ??= new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       for (const socket of sockets) {

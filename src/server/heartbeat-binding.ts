@@ -36,9 +36,9 @@ export function createHeartbeatBinding(
   const { heartbeat, ...route } = options;
   return createJsonRoute({
     ...route,
-    async handle(peer, text) {
+    async handle(peer, body) {
       const result = await heartbeat(peer, () => {
-        const parsed = parseJsonBody(text);
+        const parsed = parseJsonBody(body);
         return parsed.ok ? decodeHeartbeatJson(parsed.value) : parsed;
       });
       if ("code" in result) return result;

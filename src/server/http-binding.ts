@@ -50,12 +50,15 @@ export function createHttpBinding(
   const { postEvent, refusals = "record", ...route } = options;
   return createJsonRoute({
     ...route,
-    async handle(peer, text) {
+    async handle(peer, body) {
       const decode = () => {
-        const parsed = parseJsonBody(text);
+        const parsed = parseJsonBody(body);
         return parsed.ok ? decodePostEventJson(parsed.value) : parsed;
       };
-      const result = await postEvent(peer, decode, { protocol: "http-json", request: () => text });
+      const result = await postEvent(peer, decode, {
+        protocol: "http-json",
+        request: () => Buffer.from(body).toString("utf8"),
+      });
       if ("code" in result) return result;
       if (result.outcome !== "refused") return { status: 204, headers: {} };
       return refusals === "status" ? result.error : toHttpRefusal(result.refusal);

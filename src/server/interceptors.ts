@@ -2,18 +2,12 @@
 // line per failed RPC.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
-import { HostService } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
+import { authorize, type Role, requiredRoles } from "./authorize.js";
 import type { Metrics } from "./metrics.js";
 import { PeerIdentity } from "./peer-identity.js";
-import { peerKey } from "./request-context.js";
-import { type ServiceError, serviceError, toConnectError } from "./service-error.js";
-
-const REQUIRED_ROLE: ReadonlyMap<string, "agent" | "operator"> = new Map([
-  [AgentEventsService.typeName, "agent"],
-  [RolloutService.typeName, "operator"],
-  [HostService.typeName, "operator"],
-]);
+import { gateErrorKey, peerKey } from "./request-context.js";
+import { fromThrown, toConnectError } from "./service-error.js";
 
 /** What a log line about a refused or failed RPC says. */
 export interface RpcFailure {
@@ -24,28 +18,19 @@ export interface RpcFailure {
 }
 
 /**
- * Every RPC needs an authenticated peer; agent and operator services need that role.
- * Other services (health, reflection) accept any valid fleet certificate.
+ * Every RPC needs an authenticated peer; agent and operator services (and reflection, unless
+ * `--reflection all`) need that role. Health accepts any valid fleet certificate.
  */
 export function createAuthInterceptor(
   onReject: (failure: RpcFailure) => void = () => {},
+  roles: ReadonlyMap<string, Role> = requiredRoles(),
 ): Interceptor {
   return (next) => async (req) => {
     const peer = req.contextValues.get(peerKey);
     const rpc = `${req.service.typeName}/${req.method.name}`;
-    let error: ServiceError | undefined;
-    if (!(peer instanceof PeerIdentity)) {
-      error = peer ?? serviceError("unauthenticated", "a client certificate is required");
-    } else {
-      const role = REQUIRED_ROLE.get(req.service.typeName);
-      if (role !== undefined && peer.role.kind !== role) {
-        const is = peer.role.kind === "agent" ? "an agent" : "an operator";
-        error = serviceError(
-          "permission_denied",
-          `${peer.commonName} is ${is}; ${req.service.typeName} requires the ${role} role`,
-        );
-      }
-    }
+    // The gate refused the request before reading its body (role, framing, decoding).
+    const error =
+      req.contextValues.get(gateErrorKey) ?? authorize(peer, req.service.typeName, roles);
     if (error !== undefined) {
       onReject({
         rpc,
@@ -158,5 +143,44 @@ export function createAuditInterceptor(log: (write: OperatorWrite) => void): Int
       log({ ...write, result: codeName(ConnectError.from(error).code) });
       throw error;
     }
+  };
+}
+
+/**
+ * Maps what a handler threw that is not a ConnectError (a store outage, a bug) through the
+ * one error mapping, so no reply carries its message (addresses, SQL) and an outage is
+ * `unavailable` with a retry hint; `onThrown` hears the original (the store health does).
+ */
+export function createErrorMappingInterceptor(
+  retryAfterSeconds: number,
+  onThrown: (error: unknown) => void = () => {},
+): Interceptor {
+  const map = (error: unknown): unknown => {
+    if (error instanceof ConnectError) return error;
+    onThrown(error);
+    return toConnectError(fromThrown(error, retryAfterSeconds));
+  };
+  return (next) => async (req) => {
+    let res: Awaited<ReturnType<typeof next>>;
+    try {
+      res = await next(req);
+    } catch (error) {
+      // The peer is gone (closed, reset, or closed by a resource bound): nobody to answer.
+      if (req.signal.aborted) throw error;
+      throw map(error);
+    }
+    if (!res.stream) return res;
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* messages;
+        } catch (error) {
+          if (req.signal.aborted) throw error;
+          throw map(error);
+        }
+      })(),
+    };
   };
 }

@@ -21,8 +21,8 @@ export interface JsonRouteOptions {
   /** Authenticates the request's TLS peer. */
   readonly authenticate: (req: Request) => PeerIdentity | ServiceError;
   readonly maxBodyBytes: number;
-  /** Answers a request whose body was read in full (as UTF-8 text). */
-  readonly handle: (peer: PeerIdentity, body: string) => Promise<JsonReply | ServiceError>;
+  /** Answers a request whose body was read in full (parse it with parseJsonBody). */
+  readonly handle: (peer: PeerIdentity, body: Uint8Array) => Promise<JsonReply | ServiceError>;
   /** Called once per answered request with the HTTP status. */
   readonly onResponse?: (status: number) => void;
   /** Called for requests refused before `handle` (which reports its own). */
@@ -109,16 +109,14 @@ export function createJsonRoute(options: JsonRouteOptions): (req: Request, res: 
     });
     req.on("end", () => {
       if (aborted) return;
-      const text =
-        chunks.length === 1
-          ? (chunks[0] as Buffer).toString("utf8")
-          : Buffer.concat(chunks).toString("utf8");
-      handle(peer, text).then(
+      const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      handle(peer, bytes).then(
         (reply) => {
           if ("code" in reply) sendError(res, reply);
           else send(res, reply.status, reply.headers, reply.body);
         },
-        (error: unknown) => refuse(res, serviceError("internal", String(error)), peer),
+        // Handlers answer with error values; a throw is a bug whose text stays in the log.
+        () => refuse(res, serviceError("internal", "internal error"), peer),
       );
     });
     req.on("error", () => {
@@ -127,19 +125,30 @@ export function createJsonRoute(options: JsonRouteOptions): (req: Request, res: 
   };
 }
 
-/** Parses a JSON body, or says why it is not JSON (as a `body` field error). */
+/**
+ * Parses a JSON body, or says why it is not JSON (as a `body` field error). Invalid UTF-8 is
+ * refused, not silently turned into U+FFFD (issue 11).
+ */
 export function parseJsonBody(
-  text: string,
+  bytes: Uint8Array,
 ): { ok: true; value: unknown } | { ok: false; error: { field: string; message: string } } {
   try {
-    return { ok: true, value: JSON.parse(text) };
+    return { ok: true, value: JSON.parse(utf8.decode(bytes)) };
   } catch (error) {
     return {
       ok: false,
-      error: { field: "body", message: `body: not valid JSON (${(error as Error).message})` },
+      error: {
+        field: "body",
+        message:
+          error instanceof SyntaxError
+            ? `body: not valid JSON (${error.message})`
+            : "body: not valid UTF-8",
+      },
     };
   }
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function tooLarge(max: number): ServiceError {
   return serviceError("payload_too_large", `body exceeds ${max} bytes`);

@@ -102,7 +102,7 @@ export function createMetrics(): Metrics {
   });
   const refusals = new Counter({
     name: "nixfleet_cp_refused_events_total",
-    help: "Events refused and recorded in the refused-event log, by reason (not_found, illegal_for_state, invariant, unsafe_input, signature) and protocol (http-json, proto).",
+    help: "Events refused and recorded in the refused-event log, by reason (not_found, illegal_for_state, invariant, probe_limit, unsafe_input, signature) and protocol (http-json, proto).",
     labelNames: ["reason", "protocol"] as const,
     registers: [registry],
   });

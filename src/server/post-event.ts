@@ -17,7 +17,14 @@ import type { HeadLookup } from "../storage/record-head.js";
 import type { RequestOrigin } from "../storage/refused-events.js";
 import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
 import type { PeerIdentity } from "./peer-identity.js";
-import { queueFull, refusalError, type ServiceError, serviceError } from "./service-error.js";
+import {
+  fromThrown,
+  queueFull,
+  refusalError,
+  type ServiceError,
+  serviceError,
+  storeUnavailable,
+} from "./service-error.js";
 import { signedFormCandidates } from "./signature/signed-form.js";
 import { verifySignedText } from "./signature/verify-event-signature.js";
 
@@ -71,6 +78,10 @@ export interface PostEventDeps {
   /** Refuse events that carry no signature (signatures present are always verified). */
   readonly requireSignatures?: boolean;
   readonly observer?: PostEventObserver;
+  /** False while the store is known to be unreachable: events are then refused at once. */
+  readonly storeReachable?: () => boolean;
+  /** Hears every store failure met on this path (the store health watches for outages). */
+  readonly onStoreError?: (error: unknown) => void;
 }
 
 /** How the request arrived: the refused-event log keeps it as received. */
@@ -96,6 +107,8 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     retryAfterSeconds,
     observer,
     requireSignatures = false,
+    storeReachable = () => true,
+    onStoreError,
   } = deps;
 
   function reject(error: ServiceError, context: RejectContext): ServiceError {
@@ -146,10 +159,21 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
       input.refusal !== undefined
         ? { refusal: input.refusal }
         : checkSignature(peer, input, requireSignatures);
+    if (!storeReachable()) {
+      observer?.onVerdict?.(event.kind, "unavailable");
+      return reject(storeUnavailable(retryAfterSeconds), context);
+    }
     if (checked.refusal === undefined) {
       // An unknown pair goes on to the reducer, which records the refusal durably. A record
       // missing seqs may take a late copy of one of them: the reducer decides that too.
-      const head = await lookup(rolloutId, hostname);
+      let head: Awaited<ReturnType<HeadLookup>>;
+      try {
+        head = await lookup(rolloutId, hostname);
+      } catch (error) {
+        onStoreError?.(error);
+        observer?.onVerdict?.(event.kind, "unavailable");
+        return reject(fromThrown(error, retryAfterSeconds), context);
+      }
       if (head !== undefined && event.seq <= head.lastEventSeq && head.missingSeqCount === 0) {
         observer?.onVerdict?.(event.kind, "duplicate");
         return {
@@ -193,8 +217,19 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     }
     const result = await settled;
     if (!result.ok) {
-      observer?.onVerdict?.(event.kind, "unavailable");
-      return reject(unavailable("the commit failed; retry with the same seq"), context);
+      // Only a data error reaches a single event (the reducer splits the batch down to it);
+      // anything else is the store's fault and the same seq may be retried.
+      const error = fromThrown(result.error, retryAfterSeconds);
+      observer?.onVerdict?.(
+        event.kind,
+        error.code === "invalid_argument" ? "refused" : "unavailable",
+      );
+      return reject(
+        error.code === "internal"
+          ? unavailable("the commit failed; retry with the same seq")
+          : error,
+        context,
+      );
     }
     const outcome = result.outcome;
     // One spelling per outcome label: not_found, as the error code spells it.

@@ -7,3 +7,8 @@ import type { ServiceError } from "./service-error.js";
 export const peerKey = createContextKey<PeerIdentity | ServiceError | undefined>(undefined, {
   description: "authenticated peer",
 });
+
+/** Set by the request gate when it refused a request before Connect read it. */
+export const gateErrorKey = createContextKey<ServiceError | undefined>(undefined, {
+  description: "request refused by the gate",
+});

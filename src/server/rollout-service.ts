@@ -30,6 +30,7 @@ import {
   timestampOf,
 } from "./convert/encode-host-rollout.js";
 import { MAX_CLOSURE, machineIdProblem, rolloutIdProblem } from "./convert/identifiers.js";
+import { textProblem } from "./convert/text-problem.js";
 import { createOperatorViews } from "./operator-views-service.js";
 import { type ServiceError, serviceError, toConnectError } from "./service-error.js";
 
@@ -129,6 +130,8 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
         if (h.targetClosure.length === 0 || h.targetClosure.length > MAX_CLOSURE) {
           invalid(`hosts[${i}].targetClosure`, `must be 1..${MAX_CLOSURE} characters`);
         }
+        const closureProblem = textProblem(h.targetClosure);
+        if (closureProblem !== undefined) invalid(`hosts[${i}].targetClosure`, closureProblem);
       });
       const result = await openRollout(
         db,

@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import type { Refusal } from "../core/refusal.js";
+import { classifyStoreError } from "../storage/store-error.js";
 
 /** Why a request did not succeed, independent of the protocol that carried it. */
 export type ServiceError =
@@ -73,6 +74,44 @@ export function queueFull(retryAfterSeconds: number): ServiceError {
     "ingest queue is full; retry with the same seq after the hinted delay",
     { retryAfterSeconds },
   );
+}
+
+/** The answer while the store is unreachable: nothing about where it is or why. */
+export function storeUnavailable(retryAfterSeconds: number): ServiceError {
+  return serviceError(
+    "unavailable",
+    "the store is unreachable; retry with the same request after the hinted delay",
+    { retryAfterSeconds },
+  );
+}
+
+/**
+ * The answer for something thrown where an error value was expected: a store outage is
+ * `unavailable` with a retry hint, a store refusal of the data `invalid_argument`, anything
+ * else `internal`. No reply carries the thrown message (it may name hosts, addresses, SQL).
+ */
+export function fromThrown(error: unknown, retryAfterSeconds: number): ServiceError {
+  switch (classifyStoreError(error)) {
+    case "outage":
+      return storeUnavailable(retryAfterSeconds);
+    case "data":
+      return serviceError(
+        "invalid_argument",
+        "the store cannot keep a value of this request; do not retry it unchanged",
+      );
+    case "other":
+      return serviceError("internal", "internal error");
+  }
+}
+
+/**
+ * The Connect code for a failure to decode a request message (truncated or malformed
+ * protobuf, bad JSON): always the client's fault, never a 5xx that agents would retry.
+ */
+export function decodeFailure(field: string | undefined, message: string): ServiceError {
+  return field === undefined
+    ? serviceError("invalid_argument", message)
+    : serviceError("invalid_argument", message, { field });
 }
 
 function retryAfter(error: ServiceError): number | undefined {

@@ -19,16 +19,21 @@ import { createFollowedWatchHub } from "../runtime/followed-watch-hub.js";
 import { startLivenessMonitor } from "../runtime/liveness-monitor.js";
 import { cachedLookup, createRecordHeadCache } from "../runtime/record-head-cache.js";
 import { type PendingItem, startReducer } from "../runtime/reducer.js";
+import { createStoreHealth } from "../runtime/store-health.js";
 import { createWatchHub } from "../runtime/watch-hub.js";
 import { createBatchApplier, type WorkItem, type WorkOutcome } from "../storage/apply-batch.js";
+import { checkNoNewerMigrations, checkSchemaUsable } from "../storage/check-schema.js";
 import { countHostsByState } from "../storage/count-hosts.js";
 import { createDatabase, type Database } from "../storage/database.js";
 import { countHosts } from "../storage/hosts.js";
 import { listenForLogCommits } from "../storage/log-commit-listener.js";
 import { migrateToLatest } from "../storage/migrate.js";
+import { pingStore } from "../storage/ping-store.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
 import { upsertRevocations } from "../storage/revocations.js";
+import { classifyStoreError } from "../storage/store-error.js";
 import { createAgentEventsService } from "./agent-events-service.js";
+import { requiredRoles } from "./authorize.js";
 import { createCommitFanout } from "./commit-fanout.js";
 import { createFleetServer } from "./create-fleet-server.js";
 import { createHealthState } from "./health/health-state.js";
@@ -38,6 +43,7 @@ import { createHostService } from "./host-service.js";
 import {
   createAuditInterceptor,
   createAuthInterceptor,
+  createErrorMappingInterceptor,
   createFailureLogInterceptor,
   createMetricsInterceptor,
 } from "./interceptors.js";
@@ -116,8 +122,10 @@ async function startOn(
   opened: Opened,
 ): Promise<RunningService> {
   const { config, logger, clock, tlsFiles, tls } = setup;
+  await checkNoNewerMigrations(database);
   const applied = await migrateToLatest(database);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+  await checkSchemaUsable(database);
 
   let phase: Phase = "starting";
   const stopping = new AbortController();
@@ -159,7 +167,7 @@ async function startOn(
   opened.push(() => revocations.close());
 
   const channel = createBoundedChannel<PendingItem<WorkItem, WorkOutcome>>(config.channelCapacity);
-  const applier = createBatchApplier(database);
+  const applier = createBatchApplier(database, { maxProbes: config.maxProbesPerRecord });
   // SQLite: this process is the only writer, so the reducer publishes its own commits. On
   // PostgreSQL every replica commits: the hub follows the shared log instead, woken by the
   // reducer after a local batch and by one LISTEN connection for everyone else's.
@@ -184,6 +192,18 @@ async function startOn(
     () => follower?.close(),
     () => logCommits?.close(),
   );
+  const store = createStoreHealth({
+    ping: () => pingStore(database),
+    isOutage: (error) => classifyStoreError(error) === "outage",
+    intervalMs: config.storeProbeIntervalMs,
+    idleIntervalMs: config.storeProbeIntervalMs * 5,
+    onChange(reachable, error) {
+      // The error's own text stays here, in the log; replies never carry it.
+      if (reachable) logger.info("the store answers again; ready");
+      else logger.error({ err: error }, "the store is unreachable; not ready");
+    },
+  });
+  opened.push(() => store.stop());
   const readHead = createRecordHeadLookup(database);
   // Only with SQLite is this process the one writer, so only then is a cached head exact;
   // on PostgreSQL other replicas commit too and the lookup reads the database.
@@ -202,6 +222,7 @@ async function startOn(
     apply: (items) => applier.applyWork(items, clock.now()),
     batchSize: config.batchSize,
     delayMs: config.debugReducerDelayMs,
+    isDataError: (error) => classifyStoreError(error) === "data",
     onBatch(report) {
       metrics.batchSize.observe(report.size);
       metrics.commitSeconds.observe(report.commitSeconds);
@@ -218,6 +239,7 @@ async function startOn(
       metrics,
     }),
     onError(error, size) {
+      store.report(error);
       logger.error(
         { err: error, batch: size },
         "batch commit failed; its requests were answered unavailable",
@@ -243,6 +265,8 @@ async function startOn(
     isAccepting: () => phase === "running",
     retryAfterSeconds: config.retryAfterSeconds,
     requireSignatures: config.requireSignatures,
+    storeReachable: () => store.reachable,
+    onStoreError: (error) => store.report(error),
     observer: {
       onVerdict: (kind, outcome) => metrics.events.inc({ kind, outcome }),
       onRefused: (refusal, protocol) => metrics.refusals.inc({ reason: refusal.reason, protocol }),
@@ -276,25 +300,34 @@ async function startOn(
       createRolloutService({ database, hub, clock, stopping: stopping.signal }),
     );
     registerHealth(router, health);
-    registerReflection(router, [AgentEventsService, RolloutService, HostService, Health]);
+    if (config.reflection !== "off") {
+      registerReflection(router, [AgentEventsService, RolloutService, HostService, Health]);
+    }
   };
+  const roles = requiredRoles(config.reflection);
   const fleet = createFleetServer({
+    roles,
+    limits: config.limits,
     tls,
     identity: { agentCnSuffix: config.agentCnSuffix, operatorCns: config.operatorCns },
     revocations,
     routes,
     interceptors: [
       createMetricsInterceptor(metrics),
-      createAuthInterceptor((failure) => logger.warn(failure, "request refused")),
+      createAuthInterceptor((failure) => logger.warn(failure, "request refused"), roles),
       createAuditInterceptor((write) => logger.info({ audit: true, ...write }, "operator write")),
       createFailureLogInterceptor((failure) => logger.warn(failure, "request failed")),
+      createErrorMappingInterceptor(config.retryAfterSeconds, (error) => {
+        store.report(error);
+        logger.error({ err: error }, "request failed unexpectedly");
+      }),
     ],
     postEvent,
     heartbeat,
     bindingRefusals: config.bindingRefusals,
     metrics,
     maxMessageBytes: config.maxMessageBytes,
-    isReady: () => phase === "running",
+    isReady: () => phase === "running" && store.reachable,
     isSaturated: () => channel.depth >= channel.capacity,
     retryAfterSeconds: config.retryAfterSeconds,
     shutdownSignal: streamsDone.signal,
@@ -339,7 +372,7 @@ async function startOn(
   });
   opened.push(() => tlsReloader.close());
 
-  const plainDeps = { metrics, isReady: () => phase === "running" };
+  const plainDeps = { metrics, isReady: () => phase === "running" && store.reachable };
   const plainListeners: PlainListener[] = [];
   // The metrics listener gets every plain route; the health listener only the health ones.
   const metricsListener =
@@ -380,6 +413,7 @@ async function startOn(
     revocations.close();
     tlsReloader.close();
     await Promise.all(plainListeners.map((l) => l.close()));
+    store.stop();
     await database.close();
     phase = "stopped";
     logger.info("stopped");

@@ -6,6 +6,7 @@
 import type pg from "pg";
 import type { HealthFailurePolicy } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
+import type { StepLimits } from "../core/step.js";
 import type { WorkWriter } from "./apply-batch.js";
 import type { PostgresDatabase } from "./database.js";
 import {
@@ -128,7 +129,7 @@ const TRIM_REFUSALS = {
 };
 
 /** The PostgreSQL writer over `database.pool`. */
-export function createPostgresWriter(database: PostgresDatabase): WorkWriter {
+export function createPostgresWriter(database: PostgresDatabase, limits?: StepLimits): WorkWriter {
   const { pool } = database;
   return async (items: readonly WorkItem[], now: Instant): Promise<WorkOutcome[]> => {
     if (items.length === 0) return [];
@@ -137,7 +138,7 @@ export function createPostgresWriter(database: PostgresDatabase): WorkWriter {
     try {
       await client.query("begin");
       try {
-        const outcomes = await applyIn(client, items, now);
+        const outcomes = await applyIn(client, items, now, limits);
         await client.query("commit");
         return outcomes;
       } catch (error) {
@@ -157,6 +158,7 @@ async function applyIn(
   client: pg.PoolClient,
   items: readonly WorkItem[],
   now: Instant,
+  limits: StepLimits | undefined,
 ): Promise<WorkOutcome[]> {
   const { byKey, byHost } = await lockRecords(client, items);
   const plan = planBatch(
@@ -164,6 +166,7 @@ async function applyIn(
     now,
     (rolloutId, hostname) => byKey.get(recordKey(rolloutId, hostname)),
     (hostname) => byHost.get(hostname) ?? [],
+    limits,
   );
   // Refusals take no part in the log's commit order: written before the event insert below.
   await upsertRefusals(client, foldRefusals(plan.refusals), now);

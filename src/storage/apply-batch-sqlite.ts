@@ -3,6 +3,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { HealthFailurePolicy } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
+import type { StepLimits } from "../core/step.js";
 import type { WorkWriter } from "./apply-batch.js";
 import type { SqliteDatabase } from "./database.js";
 import { finishOutcomes, planBatch, type WorkItem, type WorkOutcome } from "./plan-batch.js";
@@ -94,7 +95,7 @@ function prepare(raw: BetterSqlite3.Database): Statements {
 type Row = RecordRow & { policy: HealthFailurePolicy };
 
 /** The SQLite writer over `database.raw`. */
-export function createSqliteWriter(database: SqliteDatabase): WorkWriter {
+export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits): WorkWriter {
   const { raw, db } = database;
   // Prepared on first use, so an applier may be created before the migrations run.
   let statements: Statements | undefined;
@@ -117,6 +118,7 @@ export function createSqliteWriter(database: SqliteDatabase): WorkWriter {
             record: rowToRecord(row),
             policy: row.policy,
           })),
+        limits,
       );
       const ids: number[] = [];
       for (const e of plan.events) {

@@ -2,6 +2,7 @@
 // each through the pure core's step(), with the record, the event log and the derived rows
 // committed together. The dialect writers live beside it; the planning in plan-batch.ts.
 import type { Instant } from "../core/instant.js";
+import type { StepLimits } from "../core/step.js";
 import { createPostgresWriter } from "./apply-batch-postgres.js";
 import { createSqliteWriter } from "./apply-batch-sqlite.js";
 import type { Database } from "./database.js";
@@ -36,9 +37,11 @@ export interface BatchApplier {
  * prepared once; on PostgreSQL on one pooled client per batch with a constant number of
  * round trips. Both produce the same outcomes and rows.
  */
-export function createBatchApplier(database: Database): BatchApplier {
+export function createBatchApplier(database: Database, limits?: StepLimits): BatchApplier {
   const applyWork =
-    database.kind === "sqlite" ? createSqliteWriter(database) : createPostgresWriter(database);
+    database.kind === "sqlite"
+      ? createSqliteWriter(database, limits)
+      : createPostgresWriter(database, limits);
   return {
     applyWork,
     // Events alone yield event outcomes only.

@@ -121,10 +121,21 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 async function openPostgres(url: string): Promise<PostgresDatabase> {
-  const pool = new pg.Pool({ connectionString: url, types: TYPES });
+  // A bounded connect wait: with the server unreachable (not refusing), a checkout would
+  // otherwise wait forever and every request with it.
+  const pool = new pg.Pool({
+    connectionString: url,
+    types: TYPES,
+    connectionTimeoutMillis: 5000,
+    keepAlive: true,
+  });
   // An idle client's error (server restart, network) is emitted on the pool and would crash
   // the process if unheard; the next checkout fails and reports it instead.
   pool.on("error", () => {});
+  // A checked-out client whose server goes away (admin shutdown, 57P01) between queries emits
+  // 'error' with no listener of the pool's: that crashed the process during an outage. Its
+  // next query fails instead, and the pool drops it on release.
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     const client = await pool.connect();
     client.release();

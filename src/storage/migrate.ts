@@ -16,6 +16,9 @@ const MIGRATIONS = [
   ["0004-commit-ordered-event-ids", commitOrderedEventIds],
 ] as const;
 
+/** The names of the migrations this version knows, oldest first. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map(([name]) => name);
+
 /** A provider that hands Kysely this module's migrations, bound to one dialect. */
 export function migrationProvider(kind: DialectKind): MigrationProvider {
   return {

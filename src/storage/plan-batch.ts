@@ -6,7 +6,7 @@ import type { RemoteEvent } from "../core/event.js";
 import type { Instant } from "../core/instant.js";
 import { notFoundRefusal, type Refusal, stepRefusal } from "../core/refusal.js";
 import { fillsGap, seqGap } from "../core/seq-gaps.js";
-import { step } from "../core/step.js";
+import { type StepLimits, step } from "../core/step.js";
 import type { StepError } from "../core/step-error.js";
 import {
   type HeartbeatItem,
@@ -141,6 +141,7 @@ export function planBatch(
   now: Instant,
   load: (rolloutId: string, hostname: string) => LockedRecord | undefined,
   loadHost: (hostname: string) => readonly LockedRecord[] = () => [],
+  limits?: StepLimits,
 ): BatchPlan {
   // null: no record for the pair.
   const cache = new Map<string, PlanEntry | null>();
@@ -165,7 +166,7 @@ export function planBatch(
     if (event.seq <= before.lastEventSeq && !fillsGap(before, event.seq)) {
       return { type: "duplicate", record: before };
     }
-    const result = step(before, event, now, entry.policy);
+    const result = step(before, event, now, entry.policy, limits);
     if (!result.ok) return { type: "refused", error: result.error, record: before };
     let transition: Transition | null = null;
     let quarantine: PlannedEvent["quarantine"] = null;

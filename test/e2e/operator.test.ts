@@ -156,7 +156,7 @@ describe("operator surface", () => {
     ]) {
       assert.match(services, new RegExp(name.replaceAll(".", "\\.")));
     }
-    const methods = await bufCurl(pki, pki.agent("h1"), ["--list-methods", server.url]);
+    const methods = await bufCurl(pki, pki.operator, ["--list-methods", server.url]);
     for (const m of [
       "AgentEventsService/PostEvent",
       "RolloutService/OpenRollout",
@@ -165,6 +165,11 @@ describe("operator surface", () => {
     ]) {
       assert.match(methods, new RegExp(m));
     }
+    // Reflection answers large descriptor sets: only operators may ask (--reflection).
+    await assert.rejects(
+      bufCurl(pki, pki.agent("h1"), ["--list-methods", server.url]),
+      /permission_denied|PermissionDenied/i,
+    );
   });
 
   test("buf curl opens the rollout with an operator certificate (no --schema)", async () => {
@@ -476,11 +481,7 @@ describe("operator surface", () => {
 
   test("health answers SERVING and /readyz 200 while running", async () => {
     const out = JSON.parse(
-      await bufCurl(pki, pki.agent("h1"), [
-        "-d",
-        "{}",
-        `${server.url}/grpc.health.v1.Health/Check`,
-      ]),
+      await bufCurl(pki, pki.operator, ["-d", "{}", `${server.url}/grpc.health.v1.Health/Check`]),
     );
     assert.equal(out.status, "SERVING");
     const ready = await request(server.url, pki.ca, pki.operator, {
