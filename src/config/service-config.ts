@@ -26,6 +26,10 @@ export interface ConnectionLimits {
   readonly maxBufferedBytesPerPeer: number;
   /** Bytes of responses buffered for all peers together; beyond, the largest holders are closed. */
   readonly maxBufferedBytes: number;
+  /** HTTP/2 streams one connection may hold open (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxStreamsPerConnection: number;
+  /** HTTP/2 streams in flight on all connections together; beyond, new ones are refused. */
+  readonly maxStreams: number;
 }
 
 /** Everything `serve` needs. */
@@ -154,6 +158,14 @@ export const SERVE_FLAGS = {
   "max-buffered-bytes": {
     type: "string",
     help: "response bytes buffered for all connections together before the largest are closed (default 134217728)",
+  },
+  "max-streams-per-connection": {
+    type: "string",
+    help: "HTTP/2 streams one connection may hold open; more are refused (default 32)",
+  },
+  "max-streams": {
+    type: "string",
+    help: "HTTP/2 streams in flight on all connections; beyond, connections holding 2 or more get new ones refused (default 512)",
   },
   reflection: {
     type: "string",
@@ -321,6 +333,12 @@ export function parseServeConfig(
         "max-buffered-bytes",
         128 * 1024 * 1024,
       ),
+      maxStreamsPerConnection: positiveInt(
+        get("max-streams-per-connection"),
+        "max-streams-per-connection",
+        32,
+      ),
+      maxStreams: positiveInt(get("max-streams"), "max-streams", 512),
     },
     reflection: reflectionMode(get("reflection")),
     storeProbeIntervalMs: positiveInt(get("store-probe-interval"), "store-probe-interval", 1000),
