@@ -20,7 +20,7 @@ export interface ConnectionLimits {
   readonly handshakeTimeoutMs: number;
   /** Milliseconds an HTTP/2 session (or HTTP/1.1 connection) may stay open with no request. */
   readonly idleTimeoutMs: number;
-  /** Milliseconds a request may take to deliver its headers and whole body. */
+  /** Milliseconds a request may take to deliver its headers and whole body, and a connection with answers pending may read none of them. */
   readonly requestTimeoutMs: number;
   /** Bytes of responses buffered for one connection whose peer does not read; beyond, it is closed. */
   readonly maxBufferedBytesPerPeer: number;
@@ -149,7 +149,7 @@ export const SERVE_FLAGS = {
   },
   "request-timeout": {
     type: "string",
-    help: "milliseconds a request may take to send its headers and body (default 30000)",
+    help: "milliseconds a request may take to send its headers and body, and a connection with answers pending may read none (default 30000)",
   },
   "max-buffered-bytes-per-peer": {
     type: "string",

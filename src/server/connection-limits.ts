@@ -48,7 +48,8 @@ type Reason =
   | "idle"
   | "request_timeout"
   | "buffer_limit"
-  | "streams";
+  | "streams"
+  | "stalled";
 
 /** Enforces `limits` on `server` and registers their metrics on `registry`. */
 export function applyConnectionLimits(
@@ -61,7 +62,7 @@ export function applyConnectionLimits(
   const sessionStreams = new Map<ServerHttp2Session, Set<Http2Stream>>();
   const closed = new Counter({
     name: "nixfleet_cp_connections_closed_total",
-    help: "Connections or streams refused or closed by a resource bound: total, per_peer (--max-connections[-per-peer]), handshake_timeout, idle, request_timeout, buffer_limit; streams counts HTTP/2 streams refused beyond --max-streams.",
+    help: "Connections or streams refused or closed by a resource bound: total, per_peer (--max-connections[-per-peer]), handshake_timeout, idle, request_timeout, buffer_limit, stalled (nothing read for --request-timeout with answers pending); streams counts HTTP/2 streams refused beyond --max-streams.",
     labelNames: ["reason"] as const,
     registers: [registry],
   });
@@ -119,7 +120,10 @@ export function applyConnectionLimits(
   server.on("session", (session: ServerHttp2Session) => {
     const streams = new Set<Http2Stream>();
     sessionStreams.set(session, streams);
-    session.once("close", () => sessionStreams.delete(session));
+    session.once("close", () => {
+      sessionStreams.delete(session);
+      progress.delete(session);
+    });
     // An HTTP/2 session holding no stream is idle; one holding a stream (a watch) is not.
     session.setTimeout(limits.idleTimeoutMs, () => {
       if (streams.size > 0) return;
@@ -206,17 +210,37 @@ export function applyConnectionLimits(
 
   // Sums what each session has buffered for its peer; with `enforce`, closes sessions over the
   // per-peer bound, then the largest holders until the total is under its bound.
+  // With answers pending, the bytes written to a session's socket when they last grew: a peer
+  // that reads nothing for --request-timeout holds its streams (and their share of
+  // --max-streams) for nothing, so it is closed however little it holds.
+  const progress = new Map<ServerHttp2Session, { written: number; at: number }>();
   function sweep(enforce: boolean): number {
     const sizes: [ServerHttp2Session, number][] = [];
     let total = 0;
+    const now = Date.now();
     for (const [session, streams] of sessionStreams) {
       let size = 0;
       for (const stream of streams) size += bufferedBytes(stream);
-      if (size === 0) continue;
+      if (size === 0) {
+        progress.delete(session);
+        continue;
+      }
       if (enforce && size > limits.maxBufferedBytesPerPeer) {
         count("buffer_limit");
         session.destroy();
         continue;
+      }
+      if (enforce) {
+        const written = session.socket?.bytesWritten ?? 0;
+        const last = progress.get(session);
+        if (last === undefined || written > last.written) {
+          progress.set(session, { written, at: now });
+        } else if (now - last.at >= limits.requestTimeoutMs) {
+          count("stalled");
+          progress.delete(session);
+          session.destroy();
+          continue;
+        }
       }
       total += size;
       sizes.push([session, size]);

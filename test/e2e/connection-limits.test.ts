@@ -187,6 +187,23 @@ describe("connection limits", () => {
     assert.ok(await closedWithin(s, 5000), "the non-reading session is still open");
     assert.ok(((await closedReasons(server))["buffer_limit"] ?? 0) >= 1);
   });
+  test("a peer that reads nothing of its pending answer for --request-timeout loses its session", async () => {
+    // One small unary answer toward a zero window; the request itself was read whole, so
+    // --request-timeout's timer for it is over.
+    const s = session(server, pki, pki.operator, { initialWindowSize: 0 });
+    const stream = s.request({
+      ":method": "POST",
+      ":path": "/nixfleet.ops.v1.RolloutService/ListEvents",
+      "content-type": "application/json",
+    });
+    stream.on("error", () => {});
+    stream.end(JSON.stringify({ rolloutId: "stalled@01" }));
+    assert.ok(await closedWithin(s, 5000), "the stalled session is still open");
+    assert.ok(
+      ((await closedReasons(server))["stalled"] ?? 0) >= 1,
+      JSON.stringify(await closedReasons(server)),
+    );
+  });
 });
 
 describe("streams in flight", () => {
