@@ -192,7 +192,7 @@ in
     requestTimeout = mkOption {
       type = types.ints.positive;
       default = 30000;
-      description = "Milliseconds a request has to deliver its headers and body.";
+      description = "Milliseconds a request has to deliver its headers and body, and a connection with answers pending may read none of them.";
     };
 
     maxBufferedBytesPerPeer = mkOption {
