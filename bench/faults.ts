@@ -351,15 +351,18 @@ async function http2Attacks(pki: TestPki): Promise<void> {
       sockets.push(so);
     }
     let rssHalfOpen = rssBefore;
-    for (let t = 0; t < 40 && closed < 2000; t++) {
+    // Beyond the listen backlog the kernel retries SYNs for up to ~15 s, so the last ones are
+    // accepted (and their handshake timer starts) late.
+    for (let t = 0; t < 80 && closed < 2000; t++) {
       await sleep(500);
       rssHalfOpen = Math.max(rssHalfOpen, rss(pid));
     }
-    const held = 2000 - closed;
+    const reaped = closed;
+    const reapedIn = (lastClosed - opened) / 1000;
     for (const so of sockets) so.destroy();
     await sleep(1000);
     report(
-      `| 2,000 half-open TCP connections (no TLS), ${loadAverage()} | RSS ${mb(rssBefore)} before, peak ${mb(rssHalfOpen)} with them open; the server closed ${closed} of 2000, the last ${((lastClosed - opened) / 1000).toFixed(1)} s after they opened (handshake timeout 10 s), ${held} still open after 20 s | RSS ${mb(rss(pid))} after | |`,
+      `| 2,000 half-open TCP connections (no TLS), ${loadAverage()} | RSS ${mb(rssBefore)} before, peak ${mb(rssHalfOpen)} with them open; the server closed ${reaped} of 2000, the last ${reapedIn.toFixed(1)} s after they opened (handshake timeout 10 s) | RSS ${mb(rss(pid))} after | |`,
     );
   } finally {
     server.child.kill("SIGTERM");
