@@ -311,7 +311,9 @@ async function http2Attacks(pki: TestPki): Promise<void> {
   const db = join(pki.dir, "attack.sqlite");
   const rolloutId = "attack@0c";
   await openStore(db, rolloutId);
-  const server = await spawnServer({ flags: spawnFlags(pki, ["--db", db]) });
+  // FAULT_ATTACK_FLAGS adds serve flags, to compare bounds (e.g. "--max-streams 100000").
+  const extra = (process.env["FAULT_ATTACK_FLAGS"] ?? "").split(" ").filter((f) => f !== "");
+  const server = await spawnServer({ flags: spawnFlags(pki, ["--db", db, ...extra]) });
   current.server = server;
   const pid = server.child.pid as number;
   const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
