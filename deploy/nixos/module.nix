@@ -32,6 +32,8 @@ let
       "--request-timeout" (toString cfg.requestTimeout)
       "--max-buffered-bytes-per-peer" (toString cfg.maxBufferedBytesPerPeer)
       "--max-buffered-bytes" (toString cfg.maxBufferedBytes)
+      "--max-streams-per-connection" (toString cfg.maxStreamsPerConnection)
+      "--max-streams" (toString cfg.maxStreams)
       "--reflection" cfg.reflection
       "--store-probe-interval" (toString cfg.storeProbeInterval)
     ]
@@ -191,7 +193,7 @@ in
     requestTimeout = mkOption {
       type = types.ints.positive;
       default = 30000;
-      description = "Milliseconds a request has to deliver its headers and body.";
+      description = "Milliseconds a request has to deliver its headers and body, and a connection with answers pending may read none of them.";
     };
 
     maxBufferedBytesPerPeer = mkOption {
@@ -204,6 +206,18 @@ in
       type = types.ints.positive;
       default = 134217728;
       description = "Response bytes buffered for all connections before the largest are closed.";
+    };
+
+    maxStreamsPerConnection = mkOption {
+      type = types.ints.positive;
+      default = 32;
+      description = "HTTP/2 streams one connection may hold open; more are refused.";
+    };
+
+    maxStreams = mkOption {
+      type = types.ints.positive;
+      default = 512;
+      description = "HTTP/2 streams in flight on all connections; beyond, connections holding 2 or more get new ones refused.";
     };
 
     reflection = mkOption {

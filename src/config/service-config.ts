@@ -20,12 +20,16 @@ export interface ConnectionLimits {
   readonly handshakeTimeoutMs: number;
   /** Milliseconds an HTTP/2 session (or HTTP/1.1 connection) may stay open with no request. */
   readonly idleTimeoutMs: number;
-  /** Milliseconds a request may take to deliver its headers and whole body. */
+  /** Milliseconds a request may take to deliver its headers and whole body, and a connection with answers pending may read none of them. */
   readonly requestTimeoutMs: number;
   /** Bytes of responses buffered for one connection whose peer does not read; beyond, it is closed. */
   readonly maxBufferedBytesPerPeer: number;
   /** Bytes of responses buffered for all peers together; beyond, the largest holders are closed. */
   readonly maxBufferedBytes: number;
+  /** HTTP/2 streams one connection may hold open (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxStreamsPerConnection: number;
+  /** HTTP/2 streams in flight on all connections together; beyond, new ones are refused. */
+  readonly maxStreams: number;
 }
 
 /** Everything `serve` needs. */
@@ -151,7 +155,7 @@ export const SERVE_FLAGS = {
   },
   "request-timeout": {
     type: "string",
-    help: "milliseconds a request may take to send its headers and body (default 30000)",
+    help: "milliseconds a request may take to send its headers and body, and a connection with answers pending may read none (default 30000)",
   },
   "max-buffered-bytes-per-peer": {
     type: "string",
@@ -160,6 +164,14 @@ export const SERVE_FLAGS = {
   "max-buffered-bytes": {
     type: "string",
     help: "response bytes buffered for all connections together before the largest are closed (default 134217728)",
+  },
+  "max-streams-per-connection": {
+    type: "string",
+    help: "HTTP/2 streams one connection may hold open; more are refused (default 32)",
+  },
+  "max-streams": {
+    type: "string",
+    help: "HTTP/2 streams in flight on all connections; beyond, connections holding 2 or more get new ones refused (default 512)",
   },
   reflection: {
     type: "string",
@@ -336,6 +348,12 @@ export function parseServeConfig(
         "max-buffered-bytes",
         128 * 1024 * 1024,
       ),
+      maxStreamsPerConnection: positiveInt(
+        get("max-streams-per-connection"),
+        "max-streams-per-connection",
+        32,
+      ),
+      maxStreams: positiveInt(get("max-streams"), "max-streams", 512),
     },
     reflection: reflectionMode(get("reflection")),
     storeProbeIntervalMs: positiveInt(get("store-probe-interval"), "store-probe-interval", 1000),

@@ -17,9 +17,23 @@ import type { ConnectionLimits } from "../config/service-config.js";
 /** How often buffered bytes are summed; a peer can outgrow its bound for at most this long. */
 const SWEEP_MS = 100;
 
+/**
+ * A connection holding fewer streams than this gets new ones however many are in flight, so a
+ * flood on other connections never locks out a client sending one request at a time.
+ */
+const RESERVED_STREAMS = 2;
+
 /** The options of `createSecureServer` that the limits set. */
-export function listenerOptions(limits: ConnectionLimits): { handshakeTimeout: number } {
-  return { handshakeTimeout: limits.handshakeTimeoutMs };
+export function listenerOptions(limits: ConnectionLimits): {
+  handshakeTimeout: number;
+  settings: { maxConcurrentStreams: number };
+} {
+  // nghttp2 refuses streams beyond SETTINGS_MAX_CONCURRENT_STREAMS with RST_STREAM before
+  // Node creates anything for them: the cheapest refusal there is.
+  return {
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    settings: { maxConcurrentStreams: limits.maxStreamsPerConnection },
+  };
 }
 
 /** The running enforcement; `stop` ends its timer. */
@@ -33,7 +47,9 @@ type Reason =
   | "handshake_timeout"
   | "idle"
   | "request_timeout"
-  | "buffer_limit";
+  | "buffer_limit"
+  | "streams"
+  | "stalled";
 
 /** Enforces `limits` on `server` and registers their metrics on `registry`. */
 export function applyConnectionLimits(
@@ -46,7 +62,7 @@ export function applyConnectionLimits(
   const sessionStreams = new Map<ServerHttp2Session, Set<Http2Stream>>();
   const closed = new Counter({
     name: "nixfleet_cp_connections_closed_total",
-    help: "Connections or streams refused or closed by a resource bound: total, per_peer (--max-connections[-per-peer]), handshake_timeout, idle, request_timeout, buffer_limit.",
+    help: "Connections or streams refused or closed by a resource bound: total, per_peer (--max-connections[-per-peer]), handshake_timeout, idle, request_timeout, buffer_limit, stalled (nothing read for --request-timeout with answers pending); streams counts HTTP/2 streams refused beyond --max-streams.",
     labelNames: ["reason"] as const,
     registers: [registry],
   });
@@ -64,6 +80,15 @@ export function applyConnectionLimits(
     registers: [registry],
     collect() {
       this.set(sweep(false));
+    },
+  });
+  let streamsInFlight = 0;
+  new Gauge({
+    name: "nixfleet_cp_streams_in_flight",
+    help: "HTTP/2 streams open on all connections (bounded by --max-streams).",
+    registers: [registry],
+    collect() {
+      this.set(streamsInFlight);
     },
   });
   const count = (reason: Reason) => closed.inc({ reason });
@@ -95,7 +120,10 @@ export function applyConnectionLimits(
   server.on("session", (session: ServerHttp2Session) => {
     const streams = new Set<Http2Stream>();
     sessionStreams.set(session, streams);
-    session.once("close", () => sessionStreams.delete(session));
+    session.once("close", () => {
+      sessionStreams.delete(session);
+      progress.delete(session);
+    });
     // An HTTP/2 session holding no stream is idle; one holding a stream (a watch) is not.
     session.setTimeout(limits.idleTimeoutMs, () => {
       if (streams.size > 0) return;
@@ -103,13 +131,28 @@ export function applyConnectionLimits(
       session.close();
       setTimeout(() => session.destroy(), 1000).unref();
     });
-    session.on("stream", (stream: Http2Stream) => {
+    // Node's own 'stream' listener builds the request and response objects and runs the
+    // handler. It runs only for admitted streams: a refused one costs an RST_STREAM
+    // (REFUSED_STREAM, which clients may retry) and nothing more.
+    const dispatch = session.listeners("stream") as ((...args: unknown[]) => void)[];
+    session.removeAllListeners("stream");
+    session.on("stream", (stream: Http2Stream, ...rest: unknown[]) => {
+      if (streamsInFlight >= limits.maxStreams && streams.size >= RESERVED_STREAMS) {
+        count("streams");
+        // Closing with an error code emits 'error' on the stream; nobody else listens to it.
+        stream.on("error", () => {});
+        stream.close(constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      streamsInFlight++;
       streams.add(stream);
       stream.once("close", () => {
+        streamsInFlight--;
         streams.delete(stream);
         // Re-arm the idle timer: it fired (and was ignored) while the stream was open.
         if (streams.size === 0 && !session.destroyed) session.setTimeout(limits.idleTimeoutMs);
       });
+      for (const listener of dispatch) listener.call(session, stream, ...rest);
     });
   });
   // HTTP/1.1 connections (allowHTTP1) use the http module's own timers.
@@ -167,17 +210,37 @@ export function applyConnectionLimits(
 
   // Sums what each session has buffered for its peer; with `enforce`, closes sessions over the
   // per-peer bound, then the largest holders until the total is under its bound.
+  // With answers pending, the bytes written to a session's socket when they last grew: a peer
+  // that reads nothing for --request-timeout holds its streams (and their share of
+  // --max-streams) for nothing, so it is closed however little it holds.
+  const progress = new Map<ServerHttp2Session, { written: number; at: number }>();
   function sweep(enforce: boolean): number {
     const sizes: [ServerHttp2Session, number][] = [];
     let total = 0;
+    const now = Date.now();
     for (const [session, streams] of sessionStreams) {
       let size = 0;
       for (const stream of streams) size += bufferedBytes(stream);
-      if (size === 0) continue;
+      if (size === 0) {
+        progress.delete(session);
+        continue;
+      }
       if (enforce && size > limits.maxBufferedBytesPerPeer) {
         count("buffer_limit");
         session.destroy();
         continue;
+      }
+      if (enforce) {
+        const written = session.socket?.bytesWritten ?? 0;
+        const last = progress.get(session);
+        if (last === undefined || written > last.written) {
+          progress.set(session, { written, at: now });
+        } else if (now - last.at >= limits.requestTimeoutMs) {
+          count("stalled");
+          progress.delete(session);
+          session.destroy();
+          continue;
+        }
       }
       total += size;
       sizes.push([session, size]);

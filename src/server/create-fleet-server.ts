@@ -146,7 +146,8 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       allowHTTP1: true,
       minVersion: "TLSv1.2",
       // Node's default is unlimited streams per connection; bound what one peer can hold open
-      // so memory stays bounded however many requests a client pipelines.
+      // so memory stays bounded however many requests a client pipelines. The listener's
+      // limits (--max-streams-per-connection) replace this when given.
       settings: { maxConcurrentStreams: 256 },
       ...(options.limits ? listenerOptions(options.limits) : {}),
     },

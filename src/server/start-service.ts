@@ -51,6 +51,7 @@ import { listenOn } from "./listen-on.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { type PlainListener, startPlainListener } from "./plain-listener.js";
 import { createPostEvent } from "./post-event.js";
+import { rateLimitedLog } from "./rate-limited-log.js";
 import { registerReflection } from "./reflection/register-reflection.js";
 import { createRevocationStore } from "./revocations.js";
 import { createRolloutService } from "./rollout-service.js";
@@ -305,6 +306,8 @@ async function startOn(
     }
   };
   const roles = requiredRoles(config.reflection);
+  // A flood of refused requests (issue 11) must not become a flood of log lines.
+  const logRefused = rateLimitedLog<object>((line) => logger.warn(line, "request refused"));
   const fleet = createFleetServer({
     roles,
     limits: config.limits,
@@ -314,7 +317,7 @@ async function startOn(
     routes,
     interceptors: [
       createMetricsInterceptor(metrics),
-      createAuthInterceptor((failure) => logger.warn(failure, "request refused"), roles),
+      createAuthInterceptor(logRefused, roles),
       createAuditInterceptor((write) => logger.info({ audit: true, ...write }, "operator write")),
       createFailureLogInterceptor((failure) => logger.warn(failure, "request failed")),
       createErrorMappingInterceptor(config.retryAfterSeconds, (error) => {
@@ -336,7 +339,7 @@ async function startOn(
       log: (failure) => logger.warn(failure, "TLS handshake failed"),
     }),
     onRefused: (error, peer, route) =>
-      logger.warn({ code: error.code, reason: error.message, peer, route }, "request refused"),
+      logRefused({ code: error.code, reason: error.message, peer, route }),
   });
   await listenOn(fleet.server, config.listen, "listen");
   opened.push(() => fleet.closeConnections(0));

@@ -3,6 +3,7 @@
 import type { Socket } from "node:net";
 import type { TLSSocket, Server as TlsServer } from "node:tls";
 import type { HandshakeFailureReason } from "./metrics.js";
+import { rateLimitedLog } from "./rate-limited-log.js";
 
 /** What a handshake-failure log line says. */
 export interface HandshakeFailure {
@@ -71,32 +72,11 @@ export interface HandshakeFailureOptions {
 export function createHandshakeFailureHandler(
   options: HandshakeFailureOptions,
 ): (error: Error, socket: TLSSocket | undefined) => void {
-  const limit = options.linesPerWindow ?? 10;
-  const windowMs = options.windowMs ?? 10_000;
-  const now = options.now ?? Date.now;
-  let windowStart = Number.NEGATIVE_INFINITY;
-  let logged = 0;
-  let suppressed = 0;
+  const log = rateLimitedLog(options.log, options);
   return (error, socket) => {
     const { reason, detail } = classifyHandshakeFailure(error, socket);
     options.count(reason);
-    const t = now();
-    if (t - windowStart >= windowMs) {
-      windowStart = t;
-      logged = 0;
-    }
-    if (logged >= limit) {
-      suppressed++;
-      return;
-    }
-    logged++;
-    options.log({
-      peer: peerAddressOf(socket),
-      reason,
-      detail,
-      ...(suppressed > 0 ? { suppressed } : {}),
-    });
-    suppressed = 0;
+    log({ peer: peerAddressOf(socket), reason, detail });
   };
 }
 

@@ -187,4 +187,79 @@ describe("connection limits", () => {
     assert.ok(await closedWithin(s, 5000), "the non-reading session is still open");
     assert.ok(((await closedReasons(server))["buffer_limit"] ?? 0) >= 1);
   });
+  test("a peer that reads nothing of its pending answer for --request-timeout loses its session", async () => {
+    // One small unary answer toward a zero window; the request itself was read whole, so
+    // --request-timeout's timer for it is over.
+    const s = session(server, pki, pki.operator, { initialWindowSize: 0 });
+    const stream = s.request({
+      ":method": "POST",
+      ":path": "/nixfleet.ops.v1.RolloutService/ListEvents",
+      "content-type": "application/json",
+    });
+    stream.on("error", () => {});
+    stream.end(JSON.stringify({ rolloutId: "stalled@01" }));
+    assert.ok(await closedWithin(s, 5000), "the stalled session is still open");
+    assert.ok(
+      ((await closedReasons(server))["stalled"] ?? 0) >= 1,
+      JSON.stringify(await closedReasons(server)),
+    );
+  });
+});
+
+describe("streams in flight", () => {
+  let pki: TestPki;
+  let server: TestServer;
+  before(async () => {
+    pki = await makeTestPki();
+    server = await startTestServer(pki, [
+      "--max-streams",
+      "16",
+      "--max-streams-per-connection",
+      "4",
+    ]);
+  });
+  after(async () => {
+    await server.service.shutdown();
+    cleanup(pki);
+  });
+
+  async function inFlight(): Promise<number> {
+    const metric = server.service.metrics.registry.getSingleMetric("nixfleet_cp_streams_in_flight");
+    return (await metric?.get())?.values[0]?.value ?? Number.NaN;
+  }
+
+  test("20 never-reading connections get streams refused beyond --max-streams; another client still gets through", async () => {
+    const attackers = ["web-01", "web-02", "db-01", "h1"].map((h) => pki.agent(h));
+    const sessions: ClientHttp2Session[] = [];
+    let refused = 0;
+    for (let c = 0; c < 20; c++) {
+      // Sends all 8 streams whatever the server's SETTINGS say, as a hostile client would.
+      const s = session(server, pki, attackers[c % 4] as Identity, { initialWindowSize: 0 });
+      sessions.push(s);
+      for (let i = 0; i < 8; i++) {
+        // A body that never ends keeps the stream in flight.
+        const stream = s.request({
+          ":method": "POST",
+          ":path": "/v1/agent/events",
+          "content-type": "application/json",
+        });
+        stream.on("error", () => {});
+        stream.on("close", () => {
+          if (stream.rstCode === 7) refused++; // REFUSED_STREAM
+        });
+        stream.write('{"hostname":');
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    const counted = async () => ((await closedReasons(server))["streams"] ?? 0) >= 1;
+    while ((!(await counted()) || refused === 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.ok(((await closedReasons(server))["streams"] ?? 0) >= 1, "no stream refused");
+    // Connections holding 2 or more get nothing beyond the total; one holding none still does.
+    assert.ok((await inFlight()) <= 16 + 2 * 20, `${await inFlight()} streams in flight`);
+    const legitimate = session(server, pki, pki.agent("h4"));
+    assert.equal(await healthz(legitimate), 200);
+    assert.ok(refused >= 1, "the attacker saw no REFUSED_STREAM");
+    for (const s of [...sessions, legitimate]) s.destroy();
+  });
 });
