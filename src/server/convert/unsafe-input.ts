@@ -3,6 +3,7 @@
 // surrogate), and a seq beyond 2^53-1 (JSON numbers round there, and dedup would misfire).
 import type { RemoteEvent } from "../../core/event.js";
 import { unsafeTextPattern } from "../../core/unsafe-text.js";
+import { LIMITS } from "./event-fields.js";
 
 /** The first unsafe value of a decoded request: its binding path and what is wrong. */
 export interface UnsafeValue {
@@ -41,6 +42,32 @@ function scan(value: unknown, path: string): UnsafeValue | undefined {
   return undefined;
 }
 
+// Strings the host's record keeps (closures, the probe map's names and reasons) are bounded
+// even on the lenient binding: the record is rewritten by every event of its host, so an
+// unbounded value there would make each of them cost the single writer (issue 11, fix 4).
+// Everything else only reaches the append-only log, which the body size limit bounds.
+const RECORD_BOUND: Readonly<Record<string, number>> = {
+  currentClosureAtDispatch: LIMITS.closure,
+  observedCurrentClosure: LIMITS.closure,
+  revertedToClosure: LIMITS.closure,
+  currentClosure: LIMITS.closure,
+  probeName: LIMITS.name,
+  failureReason: LIMITS.reason,
+};
+
+function oversize(event: RemoteEvent): UnsafeValue | undefined {
+  for (const [key, max] of Object.entries(RECORD_BOUND)) {
+    const value = (event as unknown as Record<string, unknown>)[key];
+    if (typeof value === "string" && value.length > max) {
+      return {
+        field: `event.${key}`,
+        problem: `is ${value.length} characters; at most ${max} are kept in the host's record`,
+      };
+    }
+  }
+  return undefined;
+}
+
 /** The first value of a decoded request that must be refused as unsafe input, if any. */
 export function unsafeInput(request: {
   readonly hostname: string;
@@ -56,6 +83,7 @@ export function unsafeInput(request: {
   return (
     scan(request.hostname, "hostname") ??
     scan(request.rolloutId, "rolloutId") ??
-    scan(request.event, "event")
+    scan(request.event, "event") ??
+    oversize(request.event)
   );
 }
