@@ -200,10 +200,7 @@ describe("hostile input regressions (issue 11)", () => {
       }),
     });
     assert.equal(codeOf(connect), "invalid_argument");
-    assert.match(
-      messageOf(connect),
-      /switchMethod: contains a NUL character/,
-    );
+    assert.match(messageOf(connect), /switchMethod: contains a NUL character/);
     const binding = await postBinding(
       server.url,
       pki.ca,
