@@ -109,15 +109,19 @@ function queue(): Queued[] {
       declaredAt: at(6),
       seq: 6,
     }),
-    entry("a 5000-character failure reason", {
-      kind: "ProbeResult",
-      probeName: "x".repeat(300),
-      mode: "observe",
-      status: "fail",
-      observedAt: at(7),
-      failureReason: "r".repeat(5000),
-      seq: 7,
-    }),
+    entry(
+      "a 5000-character failure reason (the host's record would keep it)",
+      {
+        kind: "ProbeResult",
+        probeName: "x",
+        mode: "observe",
+        status: "fail",
+        observedAt: at(7),
+        failureReason: "r".repeat(5000),
+        seq: 7,
+      },
+      { refused: "unsafe_input", status: 400 },
+    ),
     entry(
       "a NUL in a string",
       {

@@ -43,6 +43,7 @@ const withEvent =
 const DEFERRED = JSON.parse(
   SPEC_EXAMPLES.find((e) => e.kind === "ActivationDeferred")?.body ?? "{}",
 );
+const STARTED = JSON.parse(SPEC_EXAMPLES.find((e) => e.kind === "ActivationStarted")?.body ?? "{}");
 const COMPLETED = JSON.parse(
   SPEC_EXAMPLES.find((e) => e.kind === "ActivationCompleted")?.body ?? "{}",
 );
@@ -57,7 +58,10 @@ describe("the binding takes what the original CP took", () => {
     ["two @ in rolloutId (then not_found)", { ...base, rolloutId: "a@b@c" }],
     ["an uppercase ref (then not_found)", { ...base, rolloutId: "stable@ABC" }],
     ["an empty closure", withEvent({ currentClosureAtDispatch: "" })(structuredClone(base))],
-    ["a 5000-character closure", withEvent({ currentClosureAtDispatch: "x".repeat(5000) })(base)],
+    [
+      "a 5000-character switchMethod (only the log keeps it)",
+      withEvent({ switchMethod: "x".repeat(5000) })(STARTED),
+    ],
     ["seq 0 (never above a record's seq: a duplicate)", withEvent({ seq: 0 })(base)],
     ["any component", withEvent({ component: "firmware" })(DEFERRED)],
     ["an exit code beyond int32", withEvent({ exitCode: 2 ** 40 })(COMPLETED)],
@@ -89,6 +93,12 @@ describe("the binding refuses (and the pipeline records) what no store keeps fai
       "unsafe_input",
     ],
     ["a seq beyond 2^53-1", withEvent({ seq: 2 ** 60 })(base), "event.seq", "unsafe_input"],
+    [
+      "a 5000-character closure (the host's record would keep it)",
+      withEvent({ currentClosureAtDispatch: "x".repeat(5000) })(base),
+      "event.currentClosureAtDispatch",
+      "unsafe_input",
+    ],
   ];
   for (const [name, body, field, reason] of cases) {
     test(name, () => {
