@@ -22,6 +22,7 @@ let
       "--log-level" cfg.logLevel
       "--require-signatures" (lib.boolToString cfg.requireSignatures)
       "--heartbeat-interval" cfg.heartbeatInterval
+      "--binding-refusals" cfg.bindingRefusals
       "--metrics-listen-allow-remote" (lib.boolToString cfg.metricsListenAllowRemote)
       "--max-probes-per-record" (toString cfg.maxProbesPerRecord)
       "--max-connections" (toString cfg.maxConnections)
@@ -241,6 +242,16 @@ in
       type = types.strMatching "[0-9]+(ms|s|m)?";
       default = "60s";
       description = "The agents' heartbeat interval (60s, 500ms, 2m); a host silent for 3 of them is unreachable.";
+    };
+
+    bindingRefusals = mkOption {
+      type = types.enum [ "record" "status" ];
+      default = "record";
+      description = ''
+        How the HTTP JSON binding answers a refused event (recorded in either case):
+        "record" answers 202 with the verdict so existing agents never wedge; "status"
+        answers the truthful 404 / 409 / 400, for agents that drop 4xx events.
+      '';
     };
 
     extraFlags = mkOption {

@@ -174,3 +174,46 @@ export const HOSTS_LIST_FLAGS: FlagSpecs = {
   unreachable: { type: "boolean", help: "only hosts silent for more than 3 heartbeat intervals" },
   ...CLIENT_FLAGS,
 };
+
+/** `audit`: reads the database directly, like `migrate`. */
+export const AUDIT_FLAGS: FlagSpecs = {
+  db: MIGRATE_FLAGS["db"] as FlagSpec,
+  "state-dir": STATE_DIR,
+  rollout: { type: "string", value: "ID", help: "only this rollout's events" },
+  host: { type: "string", value: "NAME", help: "only this host's events" },
+  json: { type: "boolean", help: "print each failing event as one JSON object per line" },
+};
+
+/** `refusals list`. */
+export const REFUSALS_LIST_FLAGS: FlagSpecs = {
+  rollout: { type: "string", value: "ID", help: "only refusals naming this rollout id" },
+  host: { type: "string", value: "NAME", help: "only this host's refusals" },
+  reason: {
+    type: "string",
+    value: "REASON",
+    help: "only not_found, illegal_for_state, invariant, probe_limit, unsafe_input or signature",
+  },
+  limit: { type: "string", value: "N", help: "print at most N entries (default all)" },
+  ...CLIENT_FLAGS,
+};
+
+/** `quarantines list`. */
+export const QUARANTINES_LIST_FLAGS: FlagSpecs = {
+  channel: { type: "string", value: "NAME", help: "only this channel's quarantines" },
+  ...CLIENT_FLAGS,
+};
+
+/** `probe-failures list`. */
+export const PROBE_FAILURES_LIST_FLAGS: FlagSpecs = {
+  rollout: { type: "string", value: "ID", help: "only this rollout's failures" },
+  host: { type: "string", value: "NAME", help: "only this host's failures" },
+  probe: { type: "string", value: "NAME", help: "only this probe's failures" },
+  limit: { type: "string", value: "N", help: "print at most N entries (default all)" },
+  ...CLIENT_FLAGS,
+};
+
+/** `rollout list`. */
+export const ROLLOUT_LIST_FLAGS: FlagSpecs = {
+  channel: { type: "string", value: "NAME", help: "only this channel's rollouts" },
+  ...CLIENT_FLAGS,
+};

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   serve: async (argv) => (await import("./serve.js")).serveCommand(argv),
   dev: async (argv) => (await import("./dev.js")).devCommand(argv),
   migrate: async (argv) => (await import("./migrate.js")).migrateCommand(argv),
+  audit: async (argv) => (await import("./audit.js")).auditCommand(argv),
 };
 
 /** Commands that only group subcommands: `nixfleet-cp <group> <sub> ...`. */
@@ -27,6 +28,16 @@ const GROUPS: Record<string, Record<string, Command>> = {
     status: async (argv) => (await import("./rollout-status.js")).rolloutStatusCommand(argv),
     history: async (argv) => (await import("./rollout-history.js")).rolloutHistoryCommand(argv),
     watch: async (argv) => (await import("./rollout-watch.js")).rolloutWatchCommand(argv),
+    list: async (argv) => (await import("./operator-views.js")).rolloutListCommand(argv),
+  },
+  refusals: {
+    list: async (argv) => (await import("./operator-views.js")).refusalsListCommand(argv),
+  },
+  quarantines: {
+    list: async (argv) => (await import("./operator-views.js")).quarantinesListCommand(argv),
+  },
+  "probe-failures": {
+    list: async (argv) => (await import("./operator-views.js")).probeFailuresListCommand(argv),
   },
   hosts: {
     list: async (argv) => (await import("./hosts-list.js")).hostsListCommand(argv),

@@ -6,6 +6,7 @@ import { parseCommandArgs } from "./args.js";
 import { ROLLOUT_STATUS_FLAGS } from "./flags.js";
 import { statusTable, summaryLine } from "./format.js";
 import { CommandError, operatorTarget, rolloutClient, rpc } from "./operator-client.js";
+import { statusName } from "./operator-views.js";
 
 const COMMAND = "rollout status";
 const PAGE_SIZE = 1000;
@@ -32,5 +33,9 @@ export async function rolloutStatusCommand(argv: readonly string[]): Promise<voi
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return;
   }
-  process.stdout.write(`${[...statusTable(records), "", summaryLine(records)].join("\n")}\n`);
+  const { rollout } = await rpc(target, () => client.getRollout({ rolloutId }));
+  const status = rollout === undefined ? "unknown" : statusName(rollout.status);
+  process.stdout.write(
+    `${[...statusTable(records), "", summaryLine(records), `status: ${status}`].join("\n")}\n`,
+  );
 }

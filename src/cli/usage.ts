@@ -1,13 +1,18 @@
 // Help text of every command and subcommand, and the usage mistake that points at it (exit 2).
 import { SERVE_FLAGS } from "../config/service-config.js";
 import {
+  AUDIT_FLAGS,
   CLIENT_FLAGS,
   type FlagSpecs,
   HOSTS_LIST_FLAGS,
   MIGRATE_FLAGS,
   PKI_INIT_FLAGS,
   PKI_ISSUE_AGENT_FLAGS,
+  PROBE_FAILURES_LIST_FLAGS,
+  QUARANTINES_LIST_FLAGS,
+  REFUSALS_LIST_FLAGS,
   ROLLOUT_HISTORY_FLAGS,
+  ROLLOUT_LIST_FLAGS,
   ROLLOUT_OPEN_FLAGS,
   ROLLOUT_STATUS_FLAGS,
   ROLLOUT_WATCH_FLAGS,
@@ -53,7 +58,8 @@ function operatorFlags(flags: FlagSpecs): string {
 const ROLLOUT_COMMANDS = `  open       open a rollout for hosts and their target closures
   status     a table of every host's state, and counts by state
   history    the rollout's event log in commit order
-  watch      the current table, then each state change as it happens`;
+  watch      the current table, then each state change as it happens
+  list       every rollout with its derived status and hosts by state`;
 
 const TEXT: Record<string, string> = {
   serve: `usage: nixfleet-cp serve [flags]\n\nRuns the ingestion service over mTLS.\n\n${flagHelp(SERVE_FLAGS)}\n\n${SERVE_ENV}\n`,
@@ -110,7 +116,8 @@ ${operatorFlags(ROLLOUT_OPEN_FLAGS)}`,
   "rollout status": `usage: nixfleet-cp rollout status <rolloutId> [flags]
 
 Prints HOST, STATE, SINCE (when the host entered its state) and LAST SEQ for every host,
-then the number of hosts in each state. --json prints the records as a JSON array.
+then the number of hosts in each state and the rollout's derived status (see rollout list).
+--json prints the records as a JSON array.
 
 ${operatorFlags(ROLLOUT_STATUS_FLAGS)}`,
   "rollout history": `usage: nixfleet-cp rollout history <rolloutId> [flags]
@@ -135,6 +142,45 @@ when its last heartbeat arrived more than 3 heartbeat intervals ago (serve's
 --heartbeat-interval). --json prints the hosts as a JSON array.
 
 ${operatorFlags(HOSTS_LIST_FLAGS)}`,
+  "rollout list": `usage: nixfleet-cp rollout list [flags]
+
+Prints every rollout (ordered by id) with its status derived from its hosts' states:
+in-progress, converged, halted-on-failure (a host failed and did not roll back, or rolled
+back while others still move) or reverted (all done, at least one rolled back).
+
+${operatorFlags(ROLLOUT_LIST_FLAGS)}`,
+  refusals: `usage: nixfleet-cp refusals list [flags]\n\nsubcommands:\n  list       the refused-event log\n`,
+  "refusals list": `usage: nixfleet-cp refusals list [flags]
+
+Prints the refused-event log: events refused on their merits (not_found, illegal_for_state,
+invariant, probe_limit) or for input no store keeps (unsafe_input) or a bad signature (signature), one
+line per distinct refusal with how often it was repeated. --json prints one JSON object
+per line, with the request as received.
+
+${operatorFlags(REFUSALS_LIST_FLAGS)}`,
+  quarantines: `usage: nixfleet-cp quarantines list [flags]\n\nsubcommands:\n  list       quarantined closures\n`,
+  "quarantines list": `usage: nixfleet-cp quarantines list [flags]
+
+Prints the closures quarantined by a rollback, by channel: CHANNEL, CLOSURE, and the
+rollout, host and time of the first rollback.
+
+${operatorFlags(QUARANTINES_LIST_FLAGS)}`,
+  "probe-failures": `usage: nixfleet-cp probe-failures list [flags]\n\nsubcommands:\n  list       the probe-failure view\n`,
+  "probe-failures list": `usage: nixfleet-cp probe-failures list [flags]
+
+Prints failing enforce-mode probes (a probe without sub-results) and failing enforce-mode
+controls (of a probe with sub-results), in recording order.
+
+${operatorFlags(PROBE_FAILURES_LIST_FLAGS)}`,
+  audit: `usage: nixfleet-cp audit [flags]
+
+Re-verifies every signed event in the event log, straight from the database: the kept
+signature over the kept signed form with the signer's kept key, and the logged event equal
+to the signed one. Prints each event that fails; exits 1 when any does.
+
+flags:
+${flagHelp(AUDIT_FLAGS)}
+`,
   "rollout watch": `usage: nixfleet-cp rollout watch <rolloutId> [flags]
 
 Prints the current status table, then one line per host state change as it commits
@@ -162,6 +208,11 @@ commands:
   rollout history  show a rollout's event log
   rollout watch    follow a rollout's state changes live
   hosts list       show host liveness (reachable / unreachable) from heartbeats
+  rollout list     list rollouts with their derived status
+  refusals list    list refused events (the refused-event log)
+  quarantines list list quarantined closures
+  probe-failures list  list failing enforce-mode probes and controls
+  audit            re-verify every signed event in the event log
 
 Run 'nixfleet-cp <command> --help' for a command's flags, 'nixfleet-cp --version' for the version.
 `;

@@ -59,6 +59,8 @@ export interface ServiceConfig {
   readonly requireSignatures: boolean;
   /** The agents' heartbeat interval; a host silent for 3 of them is unreachable. */
   readonly heartbeatIntervalMs: number;
+  /** How the binding answers recorded refusals: 202 with the verdict, or 404/409/400. */
+  readonly bindingRefusals: "record" | "status";
   /** Most distinct probe names one record may hold; a ProbeResult adding more is refused. */
   readonly maxProbesPerRecord: number;
   /** Per-peer and total resource bounds of the listener (src/server/connection-limits.ts). */
@@ -129,6 +131,10 @@ export const SERVE_FLAGS = {
   "heartbeat-interval": {
     type: "string",
     help: "agents' heartbeat interval, e.g. 60s or 500ms; unreachable after 3 missed (default 60s)",
+  },
+  "binding-refusals": {
+    type: "string",
+    help: "record: answer refused events 202 with the verdict so existing agents never wedge; status: 404/409/400 (default record)",
   },
   "max-probes-per-record": {
     type: "string",
@@ -239,6 +245,14 @@ function booleanFlag(text: string | undefined, flag: string): boolean {
   throw new ConfigError(`--${flag}: expected true or false, got "${text}"`);
 }
 
+function oneOf<T extends string>(text: string | undefined, flag: string, values: readonly T[]): T {
+  if (text === undefined) return values[0] as T;
+  const match = values.find((v) => v === text);
+  if (match === undefined)
+    throw new ConfigError(`--${flag}: expected ${values.join(" or ")}, got "${text}"`);
+  return match;
+}
+
 function reflectionMode(text: string | undefined): ServiceConfig["reflection"] {
   if (text === undefined) return "operators";
   if (text === "operators" || text === "all" || text === "off") return text;
@@ -308,6 +322,7 @@ export function parseServeConfig(
     logLevel: get("log-level") ?? "info",
     requireSignatures: booleanFlag(get("require-signatures"), "require-signatures"),
     heartbeatIntervalMs: intervalMs(get("heartbeat-interval"), "heartbeat-interval", 60_000),
+    bindingRefusals: oneOf(get("binding-refusals"), "binding-refusals", ["record", "status"]),
     maxProbesPerRecord: positiveInt(get("max-probes-per-record"), "max-probes-per-record", 256),
     limits: {
       maxConnections: positiveInt(get("max-connections"), "max-connections", 10_000),

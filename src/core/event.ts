@@ -1,6 +1,6 @@
 // The twelve remote events as domain values. Field names and shapes are those of the HTTP
 // JSON binding (SPEC §3.2), so an event's JSON is also its event-log payload.
-import type { ActivationComponent, HealthFailurePolicy, ProbeMode, ProbeStatus } from "./domain.js";
+import type { HealthFailurePolicy, ProbeMode, ProbeStatus } from "./domain.js";
 import type { Instant } from "./instant.js";
 
 /** A probe the agent committed to for the rollout. */
@@ -50,7 +50,11 @@ export interface ActivationFailed extends EventBase {
 }
 export interface ActivationDeferred extends EventBase {
   readonly kind: "ActivationDeferred";
-  readonly component: ActivationComponent;
+  /**
+   * One of ACTIVATION_COMPONENTS over the proto; the binding takes any string, as the
+   * original CP did (it is only shown, never acted on).
+   */
+  readonly component: string;
   readonly deferredAt: Instant;
 }
 export interface ProbeTopologyDeclared extends EventBase {

@@ -1,10 +1,11 @@
 // nixfleet.agent.v1.AgentEventsService over Connect, gRPC and gRPC-Web: decodes the proto
 // request at the edge and runs the shared PostEvent pipeline.
-import { create } from "@bufbuild/protobuf";
+import { create, toJsonString } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type AgentEventsService,
   Outcome,
+  PostEventRequestSchema,
   PostEventResponseSchema,
   type HostState as WireHostState,
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
@@ -30,8 +31,12 @@ export function createAgentEventsService(
 ): ServiceImpl<typeof AgentEventsService> {
   return {
     async postEvent(request, context) {
-      const result = await postEvent(peerOf(context), () => decodePostEventProto(request));
+      const result = await postEvent(peerOf(context), () => decodePostEventProto(request), {
+        protocol: "proto",
+        request: () => toJsonString(PostEventRequestSchema, request),
+      });
       if ("code" in result) throw toConnectError(result);
+      if (result.outcome === "refused") throw toConnectError(result.error);
       return create(PostEventResponseSchema, {
         outcome: result.outcome === "applied" ? Outcome.APPLIED : Outcome.DUPLICATE,
         state: wireHostState(result.state),

@@ -73,6 +73,7 @@ export function createCommitFanout(
           if (!isHeartbeatItem(item)) moved(outcome.record, null, 0, false);
           return;
         case "notFound":
+        case "rejected":
           return;
       }
     });

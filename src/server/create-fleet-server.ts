@@ -19,7 +19,7 @@ import { applyConnectionLimits, listenerOptions } from "./connection-limits.js";
 import { createEarlyShed, HEARTBEAT_RPC_PATH, POST_EVENT_RPC_PATH } from "./early-shed.js";
 import type { HandleHeartbeat } from "./heartbeat.js";
 import { createHeartbeatBinding, HEARTBEAT_PATH } from "./heartbeat-binding.js";
-import { createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
+import { type BindingRefusals, createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
 import type { Metrics } from "./metrics.js";
 import {
   authenticatePeer,
@@ -50,6 +50,8 @@ export interface FleetServerOptions {
   readonly interceptors: readonly Interceptor[];
   readonly postEvent: PostEvent;
   readonly heartbeat: HandleHeartbeat;
+  /** How the binding answers recorded refusals (default record). */
+  readonly bindingRefusals?: BindingRefusals;
   readonly metrics: Metrics;
   /** Largest request message or binding body accepted. */
   readonly maxMessageBytes: number;
@@ -109,6 +111,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     postEvent: options.postEvent,
     authenticate,
     maxBodyBytes: options.maxMessageBytes,
+    ...(options.bindingRefusals ? { refusals: options.bindingRefusals } : {}),
     ...(onRefused ? { onRefused: onRefused(`POST ${POST_EVENT_PATH}`) } : {}),
     onResponse: (status) =>
       metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: String(status) }),

@@ -32,6 +32,7 @@ export interface Metrics {
   /** The serving certificate's notAfter, seconds since the epoch. */
   readonly tlsCertificateNotAfter: Gauge;
   readonly events: Counter<"kind" | "outcome">;
+  readonly refusals: Counter<"reason" | "protocol">;
   readonly batchSize: Histogram;
   readonly commitSeconds: Histogram;
   readonly reducerLagSeconds: Histogram;
@@ -95,8 +96,14 @@ export function createMetrics(): Metrics {
   });
   const events = new Counter({
     name: "nixfleet_cp_events_total",
-    help: "PostEvent verdicts by event kind and outcome (applied, duplicate, refused, not_found, shed, unavailable).",
+    help: "PostEvent verdicts by event kind and outcome (applied, duplicate, refused, not_found, rejected, shed, unavailable).",
     labelNames: ["kind", "outcome"] as const,
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: "nixfleet_cp_refused_events_total",
+    help: "Events refused and recorded in the refused-event log, by reason (not_found, illegal_for_state, invariant, probe_limit, unsafe_input, signature) and protocol (http-json, proto).",
+    labelNames: ["reason", "protocol"] as const,
     registers: [registry],
   });
   new Gauge({
@@ -228,6 +235,7 @@ export function createMetrics(): Metrics {
     tlsReloads,
     tlsCertificateNotAfter,
     events,
+    refusals,
     batchSize,
     commitSeconds,
     reducerLagSeconds,

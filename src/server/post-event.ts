@@ -1,23 +1,32 @@
 // The PostEvent pipeline shared by every surface (Connect, gRPC, gRPC-Web, the JSON binding):
-// role → validation → hostname match → cheap dedup → trySend → await the committed verdict.
+// role → validation → hostname match → signature → cheap dedup → trySend → await the
+// committed verdict. A refusal on the merits is recorded by the reducer before it is answered.
 import { performance } from "node:perf_hooks";
 import type { HostState } from "../core/domain.js";
-import { describeStepError } from "../core/step-error.js";
+import { inputRefusal, notFoundRefusal, type Refusal, stepRefusal } from "../core/refusal.js";
 import type { BoundedChannel } from "../runtime/bounded-channel.js";
 import type { PendingItem, Settlement } from "../runtime/reducer.js";
-import type { BatchItem, BatchOutcome, WorkItem, WorkOutcome } from "../storage/apply-batch.js";
+import type {
+  BatchItem,
+  BatchOutcome,
+  SignedForm,
+  WorkItem,
+  WorkOutcome,
+} from "../storage/apply-batch.js";
 import type { HeadLookup } from "../storage/record-head.js";
+import type { RequestOrigin } from "../storage/refused-events.js";
 import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
-import { eventToBindingJson } from "./convert/event-json.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import {
   fromThrown,
   queueFull,
+  refusalError,
   type ServiceError,
   serviceError,
   storeUnavailable,
 } from "./service-error.js";
-import { verifyEventSignature } from "./signature/verify-event-signature.js";
+import { signedFormCandidates } from "./signature/signed-form.js";
+import { verifySignedText } from "./signature/verify-event-signature.js";
 
 /** The verdict on an event that did not fail. */
 export interface PostEventVerdict {
@@ -31,12 +40,22 @@ export interface PostEventVerdict {
   readonly missingSeqs: readonly number[];
 }
 
-export type PostEventResult = PostEventVerdict | ServiceError;
+/** A well-formed event refused on its merits, or for input no store keeps; recorded. */
+export interface RefusedVerdict {
+  readonly outcome: "refused";
+  readonly refusal: Refusal;
+  /** The truthful error (Connect/gRPC always answer it; the binding when asked to). */
+  readonly error: ServiceError;
+}
+
+export type PostEventResult = PostEventVerdict | RefusedVerdict | ServiceError;
 
 /** Counts what happens to events, for metrics; every hook is optional. */
 export interface PostEventObserver {
   onVerdict?(kind: string, outcome: string): void;
   onRejected?(error: ServiceError, context: RejectContext): void;
+  /** A refusal was committed to the refused-event log. */
+  onRefused?(refusal: Refusal, protocol: RequestOrigin["protocol"]): void;
 }
 
 /** What a rejection log line names. */
@@ -65,10 +84,18 @@ export interface PostEventDeps {
   readonly onStoreError?: (error: unknown) => void;
 }
 
+/** How the request arrived: the refused-event log keeps it as received. */
+export interface RequestSource {
+  readonly protocol: RequestOrigin["protocol"];
+  /** The binding's body, or the proto request as proto JSON (called only on a refusal). */
+  request(): string;
+}
+
 /** Handles one PostEvent: `decode` runs only after the caller is known to be an agent. */
 export type PostEvent = (
   peer: PeerIdentity,
   decode: () => DecodeResult,
+  source: RequestSource,
 ) => Promise<PostEventResult>;
 
 /** Creates the PostEvent pipeline over a channel whose reducer commits through the store. */
@@ -89,7 +116,7 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     return error;
   }
 
-  return async (peer, decode) => {
+  return async (peer, decode, source) => {
     if (peer.role.kind !== "agent") {
       return reject(
         serviceError(
@@ -124,45 +151,60 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
         context,
       );
     }
-    const signatureProblem = checkSignature(peer, decoded.value, requireSignatures);
-    if (signatureProblem !== undefined) return reject(signatureProblem, context);
     if (!isAccepting()) {
       return reject(unavailable("not accepting events (starting or shutting down)"), context);
     }
+    const input = decoded.value;
+    const checked =
+      input.refusal !== undefined
+        ? { refusal: input.refusal }
+        : checkSignature(peer, input, requireSignatures);
     if (!storeReachable()) {
       observer?.onVerdict?.(event.kind, "unavailable");
       return reject(storeUnavailable(retryAfterSeconds), context);
     }
-    let head: Awaited<ReturnType<HeadLookup>>;
-    try {
-      head = await lookup(rolloutId, hostname);
-    } catch (error) {
-      onStoreError?.(error);
-      observer?.onVerdict?.(event.kind, "unavailable");
-      return reject(fromThrown(error, retryAfterSeconds), context);
-    }
-    if (head === undefined) {
-      observer?.onVerdict?.(event.kind, "not_found");
-      return reject(notFound(rolloutId, hostname), context);
-    }
-    // A record missing seqs may take a late copy of one of them: the reducer decides that.
-    if (event.seq <= head.lastEventSeq && head.missingSeqCount === 0) {
-      observer?.onVerdict?.(event.kind, "duplicate");
-      return {
-        outcome: "duplicate",
-        state: head.state,
-        lastEventSeq: head.lastEventSeq,
-        seqGap: 0,
-        missingSeqCount: 0,
-        missingSeqs: [],
-      };
+    if (checked.refusal === undefined) {
+      // An unknown pair goes on to the reducer, which records the refusal durably. A record
+      // missing seqs may take a late copy of one of them: the reducer decides that too.
+      let head: Awaited<ReturnType<HeadLookup>>;
+      try {
+        head = await lookup(rolloutId, hostname);
+      } catch (error) {
+        onStoreError?.(error);
+        observer?.onVerdict?.(event.kind, "unavailable");
+        return reject(fromThrown(error, retryAfterSeconds), context);
+      }
+      if (head !== undefined && event.seq <= head.lastEventSeq && head.missingSeqCount === 0) {
+        observer?.onVerdict?.(event.kind, "duplicate");
+        return {
+          outcome: "duplicate",
+          state: head.state,
+          lastEventSeq: head.lastEventSeq,
+          seqGap: 0,
+          missingSeqCount: 0,
+          missingSeqs: [],
+        };
+      }
     }
     let settle!: (s: Settlement<BatchOutcome>) => void;
     const settled = new Promise<Settlement<BatchOutcome>>((resolve) => {
       settle = resolve;
     });
+    const origin: RequestOrigin = {
+      peer: peer.commonName,
+      protocol: source.protocol,
+      request: () => source.request(),
+    };
     const pending: PendingItem<BatchItem, BatchOutcome> = {
-      item: { rolloutId, hostname, event, signature: decoded.value.signature },
+      item: {
+        rolloutId,
+        hostname,
+        event,
+        signature: input.signature,
+        origin,
+        ...(checked.signed ? { signed: checked.signed } : {}),
+        ...(checked.refusal ? { refusal: checked.refusal } : {}),
+      },
       enqueuedAt: performance.now(),
       settle,
     };
@@ -190,7 +232,7 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
       );
     }
     const outcome = result.outcome;
-    // One spelling per outcome label: the lookup above reports a missing record as not_found.
+    // One spelling per outcome label: not_found, as the error code spells it.
     observer?.onVerdict?.(event.kind, outcome.type === "notFound" ? "not_found" : outcome.type);
     switch (outcome.type) {
       case "applied":
@@ -204,12 +246,18 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
           missingSeqs: outcome.record.missingSeqs,
         };
       case "notFound":
-        return reject(notFound(rolloutId, hostname), context);
+        return refused(notFoundRefusal(rolloutId, hostname));
       case "refused":
-        return reject(
-          serviceError("failed_precondition", describeStepError(outcome.error)),
-          context,
-        );
+        return refused(stepRefusal(outcome.error));
+      case "rejected":
+        return refused(outcome.refusal);
+    }
+
+    function refused(refusal: Refusal): RefusedVerdict {
+      const error = refusalError(refusal);
+      observer?.onRefused?.(refusal, source.protocol);
+      reject(error, context);
+      return { outcome: "refused", refusal, error };
     }
   };
 
@@ -218,31 +266,47 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
   }
 }
 
-/** Verifies a present signature against the client certificate's key (SPEC §9). */
+/** What the signature check decided: a refusal, or the verified signed form (if signed). */
+interface SignatureCheck {
+  readonly refusal?: Refusal;
+  readonly signed?: SignedForm;
+}
+
+/**
+ * Verifies a present signature against the client certificate's key (SPEC §9) over the
+ * canonical signed forms of the event, and keeps the form that verified.
+ */
 function checkSignature(
   peer: PeerIdentity,
   input: PostEventInput,
   required: boolean,
-): ServiceError | undefined {
+): SignatureCheck {
   if (input.signature === null) {
     return required
-      ? serviceError("invalid_argument", "signature: this control plane requires signed events", {
-          field: "signature",
-        })
-      : undefined;
+      ? {
+          refusal: inputRefusal(
+            "signature",
+            "signature",
+            "this control plane requires signed events",
+          ),
+        }
+      : {};
   }
   const key = peer.publicKey;
-  const signed = input.rawEvent ?? eventToBindingJson(input.event);
-  if (key === undefined || !verifyEventSignature(key, signed, input.signature)) {
-    return serviceError(
-      "invalid_argument",
-      "signature: does not verify against the client certificate's key over the event's RFC 8785 canonical JSON",
-      { field: "signature" },
-    );
+  if (key !== undefined) {
+    for (const form of signedFormCandidates(input.event, input.rawEvent)) {
+      if (verifySignedText(key, form, input.signature)) {
+        return {
+          signed: { form, key: new Uint8Array(key.export({ type: "spki", format: "der" })) },
+        };
+      }
+    }
   }
-  return undefined;
-}
-
-function notFound(rolloutId: string, hostname: string): ServiceError {
-  return serviceError("not_found", `no record for host "${hostname}" in rollout "${rolloutId}"`);
+  return {
+    refusal: inputRefusal(
+      "signature",
+      "signature",
+      "does not verify against the client certificate's key over the event's canonical signed form (RFC 8785)",
+    ),
+  };
 }

@@ -31,6 +31,7 @@ import {
 } from "./convert/encode-host-rollout.js";
 import { MAX_CLOSURE, machineIdProblem, rolloutIdProblem } from "./convert/identifiers.js";
 import { textProblem } from "./convert/text-problem.js";
+import { createOperatorViews } from "./operator-views-service.js";
 import { type ServiceError, serviceError, toConnectError } from "./service-error.js";
 
 export interface RolloutServiceDeps {
@@ -98,6 +99,8 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
   const db = database.db;
 
   return {
+    ...createOperatorViews(database),
+
     async openRollout(req) {
       const id = requireRolloutId(req.rolloutId);
       const channel = parseRolloutId(id)?.channel as string;

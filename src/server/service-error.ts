@@ -3,6 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import type { Refusal } from "../core/refusal.js";
 import { classifyStoreError } from "../storage/store-error.js";
 
 /** Why a request did not succeed, independent of the protocol that carried it. */
@@ -153,5 +154,43 @@ export function toHttpError(error: ServiceError): {
         ? { code: error.code, message: error.message }
         : { code: error.code, message: error.message, field },
     ),
+  };
+}
+
+/** The truthful error of a recorded refusal (what Connect/gRPC answer, and `status` mode). */
+export function refusalError(refusal: Refusal): ServiceError {
+  switch (refusal.code) {
+    case "invalid_argument":
+      return serviceError(
+        "invalid_argument",
+        refusal.message,
+        refusal.field === null ? {} : { field: refusal.field },
+      );
+    case "not_found":
+      return serviceError("not_found", refusal.message);
+    case "failed_precondition":
+      return serviceError("failed_precondition", refusal.message);
+  }
+}
+
+/**
+ * The binding's answer to a recorded refusal when agents must not wedge (SPEC §10): 202 with
+ * the verdict in the body, so an agent that deletes an event only on a 2xx moves on.
+ */
+export function toHttpRefusal(refusal: Refusal): {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+} {
+  return {
+    status: 202,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      outcome: "refused",
+      code: refusal.code,
+      reason: refusal.reason,
+      message: refusal.message,
+      ...(refusal.field === null ? {} : { field: refusal.field }),
+    }),
   };
 }

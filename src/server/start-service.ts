@@ -270,6 +270,7 @@ async function startOn(
     onStoreError: (error) => store.report(error),
     observer: {
       onVerdict: (kind, outcome) => metrics.events.inc({ kind, outcome }),
+      onRefused: (refusal, protocol) => metrics.refusals.inc({ reason: refusal.reason, protocol }),
       onRejected: (error, context) =>
         logger.warn({ code: error.code, reason: error.message, ...context }, "event rejected"),
     },
@@ -326,6 +327,7 @@ async function startOn(
     ],
     postEvent,
     heartbeat,
+    bindingRefusals: config.bindingRefusals,
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     isReady: () => phase === "running" && store.reachable,

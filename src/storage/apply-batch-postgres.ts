@@ -28,6 +28,14 @@ import {
   recordToRow,
   rowToRecord,
 } from "./record-row.js";
+import {
+  foldRefusals,
+  MAX_REFUSALS_PER_HOST,
+  type PlannedRefusal,
+  REFUSAL_COLUMNS,
+  REFUSAL_CONFLICT,
+  refusalValues,
+} from "./refused-events.js";
 import { toNumber } from "./to-number.js";
 
 // Every record of the batch (and every record of each heartbeating host) is locked up front
@@ -48,13 +56,14 @@ const LOCK_RECORDS = {
 // Rows come back keyed by (rollout, host, seq), unique in event_log, so ids are matched to
 // events without relying on RETURNING order.
 const INSERT_EVENTS = {
-  text: `insert into event_log
-           (recorded_at, hostname, rollout_id, seq, kind, payload, signature, synthesized)
-         select $1, u.hostname, u.rollout_id, u.seq, u.kind, u.payload, u.signature, u.synthesized
+  text: `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature,
+           synthesized, signed_form, signer_key)
+         select $1, u.hostname, u.rollout_id, u.seq, u.kind, u.payload, u.signature,
+                u.synthesized, u.signed_form, u.signer_key
            from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[],
-                       $8::boolean[])
+                       $8::boolean[], $9::text[], $10::bytea[])
                 with ordinality as u(hostname, rollout_id, seq, kind, payload, signature,
-                                     synthesized, ord)
+                                     synthesized, signed_form, signer_key, ord)
           order by u.ord
          returning id, rollout_id, hostname, seq`,
 };
@@ -101,6 +110,24 @@ const UPDATE_RECORDS = {
           where r.rollout_id = u.rollout_id and r.hostname = u.hostname`,
 };
 
+// Refusals are folded per dedup key first: one INSERT ... ON CONFLICT cannot touch a row twice.
+const UPSERT_REFUSALS = {
+  text: `insert into refused_events (${REFUSAL_COLUMNS.join(", ")})
+         select ${REFUSAL_COLUMNS.map((c) => `u.${c}`).join(", ")}
+           from unnest(${REFUSAL_COLUMNS.map(
+             (c, i) => `$${i + 1}::${c === "count" || c === "seq" ? "bigint" : "text"}[]`,
+           ).join(", ")}) with ordinality as u(${REFUSAL_COLUMNS.join(", ")}, ord)
+          order by u.ord
+         ${REFUSAL_CONFLICT}`,
+};
+
+const TRIM_REFUSALS = {
+  text: `delete from refused_events r using unnest($1::text[]) as h(hostname)
+          where r.hostname = h.hostname and r.id < (
+            select x.id from refused_events x where x.hostname = h.hostname
+             order by x.id desc limit 1 offset ${MAX_REFUSALS_PER_HOST - 1})`,
+};
+
 /** The PostgreSQL writer over `database.pool`. */
 export function createPostgresWriter(database: PostgresDatabase, limits?: StepLimits): WorkWriter {
   const { pool } = database;
@@ -141,6 +168,8 @@ async function applyIn(
     (hostname) => byHost.get(hostname) ?? [],
     limits,
   );
+  // Refusals take no part in the log's commit order: written before the event insert below.
+  await upsertRefusals(client, foldRefusals(plan.refusals), now);
   if (plan.records.length > 0) {
     const rows = plan.records.map(recordToRow);
     const result = await client.query({
@@ -169,7 +198,8 @@ async function lockRecords(
   const hosts = new Set<string>();
   for (const item of items) {
     if (isHeartbeatItem(item)) hosts.add(item.heartbeat.hostname);
-    else keys.set(recordKey(item.rolloutId, item.hostname), item);
+    // Refused at the edge: never looked up (its names may hold text PostgreSQL refuses).
+    else if (item.refusal === undefined) keys.set(recordKey(item.rolloutId, item.hostname), item);
   }
   const distinct = [...keys.values()];
   const result = await client.query<RecordRow & { policy: HealthFailurePolicy }>({
@@ -225,6 +255,8 @@ async function insertEvents(
       events.map((e) => e.payload),
       events.map((e) => e.signature),
       events.map((e) => e.synthesized),
+      events.map((e) => e.signedForm),
+      events.map((e) => e.signerKey),
     ],
   });
   const byKey = new Map<string, number>();
@@ -291,5 +323,22 @@ async function insertProbeFailures(
       rows.map((r) => r.f.failureReason),
       rows.map((r) => r.f.observedAt),
     ],
+  });
+}
+
+async function upsertRefusals(
+  client: pg.PoolClient,
+  refusals: readonly PlannedRefusal[],
+  now: Instant,
+): Promise<void> {
+  if (refusals.length === 0) return;
+  const rows = refusals.map((r) => refusalValues(r, now));
+  await client.query({
+    ...UPSERT_REFUSALS,
+    values: REFUSAL_COLUMNS.map((_, i) => rows.map((row) => row[i])),
+  });
+  await client.query({
+    ...TRIM_REFUSALS,
+    values: [[...new Set(refusals.map((r) => r.hostname))]],
   });
 }

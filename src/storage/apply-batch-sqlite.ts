@@ -8,6 +8,13 @@ import type { WorkWriter } from "./apply-batch.js";
 import type { SqliteDatabase } from "./database.js";
 import { finishOutcomes, planBatch, type WorkItem, type WorkOutcome } from "./plan-batch.js";
 import { MUTABLE_RECORD_COLUMNS, type RecordRow, recordToRow, rowToRecord } from "./record-row.js";
+import {
+  foldRefusals,
+  MAX_REFUSALS_PER_HOST,
+  REFUSAL_COLUMNS,
+  REFUSAL_CONFLICT,
+  refusalValues,
+} from "./refused-events.js";
 import { toNumber } from "./to-number.js";
 
 interface Statements {
@@ -21,6 +28,8 @@ interface Statements {
   insertQuarantine: BetterSqlite3.Statement;
   insertProbeFailure: BetterSqlite3.Statement;
   updateRecord: BetterSqlite3.Statement;
+  upsertRefusal: BetterSqlite3.Statement;
+  trimRefusals: BetterSqlite3.Statement;
 }
 
 // Kysely re-prepares every query (~35 us each all told); these are prepared once per
@@ -52,9 +61,9 @@ function prepare(raw: BetterSqlite3.Database): Statements {
          current_closure = excluded.current_closure`,
     ),
     insertEvent: raw.prepare(
-      `insert into event_log
-         (recorded_at, hostname, rollout_id, seq, kind, payload, signature, synthesized)
-       values (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature,
+         synthesized, signed_form, signer_key)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertQuarantine: raw.prepare(
       `insert into quarantined_closures
@@ -71,6 +80,14 @@ function prepare(raw: BetterSqlite3.Database): Statements {
       `update host_rollout_records
           set ${MUTABLE_RECORD_COLUMNS.map((c) => `${c} = @${c}`).join(", ")}
         where rollout_id = @rollout_id and hostname = @hostname`,
+    ),
+    upsertRefusal: raw.prepare(
+      `insert into refused_events (${REFUSAL_COLUMNS.join(", ")})
+       values (${REFUSAL_COLUMNS.map(() => "?").join(", ")}) ${REFUSAL_CONFLICT}`,
+    ),
+    trimRefusals: raw.prepare(
+      `delete from refused_events where hostname = ? and id < (
+         select id from refused_events where hostname = ? order by id desc limit 1 offset ${MAX_REFUSALS_PER_HOST - 1})`,
     ),
   };
 }
@@ -114,6 +131,8 @@ export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits
           e.payload,
           e.signature,
           e.synthesized ? 1 : 0,
+          e.signedForm,
+          e.signerKey,
         );
         const id = toNumber(lastInsertRowid);
         ids.push(id);
@@ -143,6 +162,11 @@ export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits
       }
       for (const h of plan.hosts) {
         s.upsertHost.run(h.hostname, h.lastHeartbeatAt, h.receivedAt, h.currentClosure);
+      }
+      const refusals = foldRefusals(plan.refusals);
+      for (const r of refusals) s.upsertRefusal.run(...refusalValues(r, now));
+      for (const hostname of new Set(refusals.map((r) => r.hostname))) {
+        s.trimRefusals.run(hostname, hostname);
       }
       s.commit.run();
       return finishOutcomes(plan.outcomes, ids);

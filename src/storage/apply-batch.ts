@@ -14,6 +14,7 @@ export type {
   HeartbeatItem,
   HeartbeatOutcome,
   HostLiveness,
+  SignedForm,
   Transition,
   WorkItem,
   WorkOutcome,

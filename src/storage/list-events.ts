@@ -30,6 +30,10 @@ export interface LoggedEvent {
   readonly signature: Uint8Array | null;
   /** Synthesized by the control plane from a heartbeat, not posted by the agent. */
   readonly synthesized: boolean;
+  /** The exact text the signature verified over; null when unsigned (or logged before 0003). */
+  readonly signedForm: string | null;
+  /** The signer's public key (SPKI DER); null as above. */
+  readonly signerKey: Uint8Array | null;
 }
 
 /** Up to `limit` events in ascending id order. */
@@ -55,6 +59,8 @@ export async function listEvents(db: Queryable, query: EventQuery): Promise<Logg
     signature: row.signature === null ? null : new Uint8Array(row.signature),
     // SQLite keeps booleans as 0/1 (a bigint with safe integers on).
     synthesized: row.synthesized === true || Number(row.synthesized) === 1,
+    signedForm: row.signed_form,
+    signerKey: row.signer_key === null ? null : new Uint8Array(row.signer_key),
   }));
 }
 

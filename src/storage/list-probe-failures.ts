@@ -1,7 +1,9 @@
 // Reads the probe-failure view of a rollout: failing enforce-mode probes and controls.
+import type { Selectable } from "kysely";
 import type { ProbeMode } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
 import type { Queryable } from "./in-transaction.js";
+import type { ProbeFailuresTable } from "./schema.js";
 import { toNumber } from "./to-number.js";
 
 /** One failing enforce-mode probe (controlId null) or sub-result control. */
@@ -19,15 +21,9 @@ export interface ProbeFailure {
   readonly observedAt: Instant;
 }
 
-/** The probe failures of a rollout in the order they were recorded. */
-export async function listProbeFailures(db: Queryable, rolloutId: string): Promise<ProbeFailure[]> {
-  const rows = await db
-    .selectFrom("probe_failures")
-    .selectAll()
-    .where("rollout_id", "=", rolloutId)
-    .orderBy("id")
-    .execute();
-  return rows.map((row) => ({
+/** Maps a probe_failures row. */
+export function rowToProbeFailure(row: Selectable<ProbeFailuresTable>): ProbeFailure {
+  return {
     id: toNumber(row.id),
     eventLogId: toNumber(row.event_log_id),
     rolloutId: row.rollout_id,
@@ -38,5 +34,16 @@ export async function listProbeFailures(db: Queryable, rolloutId: string): Promi
     mode: row.mode,
     failureReason: row.failure_reason,
     observedAt: row.observed_at as Instant,
-  }));
+  };
+}
+
+/** The probe failures of a rollout in the order they were recorded. */
+export async function listProbeFailures(db: Queryable, rolloutId: string): Promise<ProbeFailure[]> {
+  const rows = await db
+    .selectFrom("probe_failures")
+    .selectAll()
+    .where("rollout_id", "=", rolloutId)
+    .orderBy("id")
+    .execute();
+  return rows.map(rowToProbeFailure);
 }

@@ -4,6 +4,7 @@ import { type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import type { Database } from "./database.js";
 import * as initial from "./migrations/0001-initial.js";
 import * as heartbeat from "./migrations/0002-heartbeat.js";
+import * as refusals from "./migrations/0003-refusals-and-signed-forms.js";
 import * as commitOrderedEventIds from "./migrations/0004-commit-ordered-event-ids.js";
 import type { DialectKind } from "./schema.js";
 
@@ -11,6 +12,7 @@ import type { DialectKind } from "./schema.js";
 const MIGRATIONS = [
   ["0001-initial", initial],
   ["0002-heartbeat", heartbeat],
+  ["0003-refusals-and-signed-forms", refusals],
   ["0004-commit-ordered-event-ids", commitOrderedEventIds],
 ] as const;
 
@@ -30,9 +32,18 @@ export function migrationProvider(kind: DialectKind): MigrationProvider {
   };
 }
 
+// Migration numbers are handed out to work that lands in any order (0004 landed before 0003):
+// a database that already ran a later-numbered migration must still take an earlier one
+// that arrives after it. Each is written not to depend on its unnumbered neighbours, and
+// --down still reverts the last one applied.
+const ALLOW_UNORDERED = true;
+
 async function migrator(database: Database): Promise<Migrator> {
   const provider = migrationProvider(database.kind);
-  if (database.kind === "sqlite") return new Migrator({ db: database.db, provider });
+  const allowUnorderedMigrations = ALLOW_UNORDERED;
+  if (database.kind === "sqlite") {
+    return new Migrator({ db: database.db, provider, allowUnorderedMigrations });
+  }
   // Kysely looks for its bookkeeping tables in every schema of the database; with the
   // schema left implicit, another schema's kysely_migration (another app, a parallel test)
   // makes it skip creating ours. Naming the schema the tables go to avoids that.
@@ -43,7 +54,12 @@ async function migrator(database: Database): Promise<Migrator> {
   if (schema === null || schema === undefined) {
     throw new Error("PostgreSQL search_path names no existing schema to migrate");
   }
-  return new Migrator({ db: database.db, provider, migrationTableSchema: schema });
+  return new Migrator({
+    db: database.db,
+    provider,
+    migrationTableSchema: schema,
+    allowUnorderedMigrations,
+  });
 }
 
 /** Applies every pending migration; returns the names applied (empty when up to date). */

@@ -4,6 +4,7 @@ import type { HealthFailurePolicy, HostRolloutRecord, HostState } from "../core/
 import type { RecordProbeFailure } from "../core/effect.js";
 import type { RemoteEvent } from "../core/event.js";
 import type { Instant } from "../core/instant.js";
+import { notFoundRefusal, type Refusal, stepRefusal } from "../core/refusal.js";
 import { fillsGap, seqGap } from "../core/seq-gaps.js";
 import { type StepLimits, step } from "../core/step.js";
 import type { StepError } from "../core/step-error.js";
@@ -16,6 +17,7 @@ import {
   type PlannedHeartbeat,
   planHeartbeat,
 } from "./plan-heartbeat.js";
+import { type PlannedRefusal, plannedRefusal, type RequestOrigin } from "./refused-events.js";
 
 export type { HeartbeatItem, HeartbeatOutcome, HostLiveness } from "./plan-heartbeat.js";
 
@@ -26,6 +28,18 @@ export interface BatchItem {
   readonly event: RemoteEvent;
   /** The agent's signature over the event, kept in the log for audit; null when unsigned. */
   readonly signature: Uint8Array | null;
+  /** What the signature was verified over, and the signer's key (SPKI DER), for audit. */
+  readonly signed?: SignedForm;
+  /** Who sent it and what was received: written to the refused-event log if refused. */
+  readonly origin?: RequestOrigin;
+  /** Refused before the state machine (unsafe input, signature): recorded, never stepped. */
+  readonly refusal?: Refusal;
+}
+
+/** The exact text a signature was verified over, and the key that verified it. */
+export interface SignedForm {
+  readonly form: string;
+  readonly key: Uint8Array;
 }
 
 /** A state change caused by an applied event; `at` is the agent's time of the event. */
@@ -47,7 +61,9 @@ export type BatchOutcome =
     }
   | { readonly type: "duplicate"; readonly record: HostRolloutRecord }
   | { readonly type: "notFound" }
-  | { readonly type: "refused"; readonly error: StepError; readonly record: HostRolloutRecord };
+  | { readonly type: "refused"; readonly error: StepError; readonly record: HostRolloutRecord }
+  /** Refused before the state machine (the item's `refusal`); recorded like the others. */
+  | { readonly type: "rejected"; readonly refusal: Refusal };
 
 /** Any work the reducer commits: an agent's event or a heartbeat. */
 export type WorkItem = BatchItem | HeartbeatItem;
@@ -76,6 +92,8 @@ export interface PlannedEvent {
   readonly signature: Buffer | null;
   /** Synthesized by the control plane from a heartbeat, not posted by the agent. */
   readonly synthesized: boolean;
+  readonly signedForm: string | null;
+  readonly signerKey: Buffer | null;
   readonly quarantine: { readonly channel: string; readonly closure: string } | null;
   readonly probeFailures: readonly RecordProbeFailure[];
 }
@@ -98,6 +116,12 @@ export interface BatchPlan {
   readonly records: HostRolloutRecord[];
   /** The liveness row of each heartbeating host (its last heartbeat in the batch). */
   readonly hosts: HostLiveness[];
+  /** The refused-event log entries of the items refused. */
+  readonly refusals: PlannedRefusal[];
+}
+
+function buffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The key of a (rollout, host) pair in per-batch maps. */
@@ -126,12 +150,14 @@ export function planBatch(
   const outcomes: PlannedOutcome[] = [];
   const events: PlannedEvent[] = [];
   const liveness = new Map<string, HostLiveness>();
+  const refusals: PlannedRefusal[] = [];
 
   function apply(
     entry: PlanEntry,
     event: RemoteEvent,
     signature: Uint8Array | null,
     synthesized: boolean,
+    signed?: SignedForm,
   ): PlannedOutcome {
     const { record: before } = entry;
     const key = recordKey(before.rolloutId, before.hostname);
@@ -154,7 +180,9 @@ export function planBatch(
         probeFailures.push(effect);
       }
     }
-    events.push(plannedEvent(before, event, signature, synthesized, quarantine, probeFailures));
+    events.push(
+      plannedEvent(before, event, signature, synthesized, quarantine, probeFailures, signed),
+    );
     entry.record = result.record;
     dirty.add(key);
     return {
@@ -213,6 +241,11 @@ export function planBatch(
       outcomes.push(planHeartbeat(heartbeat, host, context));
       continue;
     }
+    if (item.refusal !== undefined) {
+      refusals.push(plannedRefusal(item, item.refusal));
+      outcomes.push({ type: "rejected", refusal: item.refusal });
+      continue;
+    }
     const key = recordKey(item.rolloutId, item.hostname);
     let entry = cache.get(key);
     if (entry === undefined) {
@@ -221,10 +254,13 @@ export function planBatch(
       remember(key, entry);
     }
     if (entry === null) {
+      refusals.push(plannedRefusal(item, notFoundRefusal(item.rolloutId, item.hostname)));
       outcomes.push({ type: "notFound" });
       continue;
     }
-    outcomes.push(apply(entry, item.event, item.signature, false));
+    const outcome = apply(entry, item.event, item.signature, false, item.signed);
+    if (outcome.type === "refused") refusals.push(plannedRefusal(item, stepRefusal(outcome.error)));
+    outcomes.push(outcome);
   }
   const records: HostRolloutRecord[] = [];
   for (const key of dirty) {
@@ -235,7 +271,7 @@ export function planBatch(
   const hosts = [...liveness.values()].sort((a, b) =>
     a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0,
   );
-  return { outcomes, events, records, hosts };
+  return { outcomes, events, records, hosts, refusals };
 }
 
 function plannedEvent(
@@ -245,6 +281,7 @@ function plannedEvent(
   synthesized: boolean,
   quarantine: PlannedEvent["quarantine"],
   probeFailures: readonly RecordProbeFailure[],
+  signed: SignedForm | undefined,
 ): PlannedEvent {
   return {
     rolloutId: record.rolloutId,
@@ -252,11 +289,10 @@ function plannedEvent(
     seq: event.seq,
     kind: event.kind,
     payload: JSON.stringify(event),
-    signature:
-      signature === null
-        ? null
-        : Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength),
+    signature: signature === null ? null : buffer(signature),
     synthesized,
+    signedForm: signature === null || signed === undefined ? null : signed.form,
+    signerKey: signature === null || signed === undefined ? null : buffer(signed.key),
     quarantine,
     probeFailures,
   };

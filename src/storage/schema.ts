@@ -67,6 +67,10 @@ export interface EventLogTable {
   signature: Uint8Array | null;
   /** 1 when the control plane synthesized the event from a heartbeat (migration 0002). */
   synthesized: ColumnType<number | boolean, number | boolean | undefined, never>;
+  /** The exact text the signature was verified over (RFC 8785 JSON); null when unsigned. */
+  signed_form: string | null;
+  /** The signer's public key (SPKI DER) from its client certificate; null when unsigned. */
+  signer_key: Uint8Array | null;
 }
 
 /** Closures that rolled back on a channel; the first insert wins. */
@@ -112,6 +116,30 @@ export interface HostsTable {
   current_closure: string | null;
 }
 
+/** The refused-event log: one row per distinct refusal, counted (SPEC §10). */
+export interface RefusedEventsTable {
+  id: GeneratedId;
+  first_refused_at: string;
+  last_refused_at: string;
+  count: Int;
+  peer: string;
+  /** '' when unknown. */
+  hostname: string;
+  /** '' when unknown. */
+  rollout_id: string;
+  /** 0 when unknown. */
+  seq: Int;
+  /** '' when unknown. */
+  kind: string;
+  code: string;
+  reason: string;
+  message: string;
+  field: string | null;
+  protocol: string;
+  /** The request as received (binding JSON, or the proto request as proto JSON). */
+  request: string;
+}
+
 /** Which SQL engine a database runs on. */
 export type DialectKind = "sqlite" | "postgres";
 
@@ -124,4 +152,5 @@ export interface Schema {
   probe_failures: ProbeFailuresTable;
   cert_revocations: CertRevocationsTable;
   hosts: HostsTable;
+  refused_events: RefusedEventsTable;
 }

@@ -1,6 +1,4 @@
-// The quarantined closures of a channel. The service keeps them (quarantined_closures) but no
-// RPC reads them yet (issue 13 adds the view); when it lands, `loadQuarantine` calls it and
-// the rollout page shows the list unchanged.
+// The quarantined closures of a channel, from RolloutService/ListQuarantinedClosures.
 import type { Api } from "./api.js";
 
 /** One quarantined closure. */
@@ -10,10 +8,29 @@ export interface QuarantinedClosure {
   readonly at?: string;
 }
 
-/** The channel's quarantined closures, or undefined while the service has no RPC for them. */
+// Bounds what one load reads (10 pages of the RPC's largest page).
+const MAX_PAGES = 10;
+
+/** The channel's quarantined closures (undefined is kept for a service without the RPC). */
 export async function loadQuarantine(
-  _api: Api,
-  _channel: string,
+  api: Api,
+  channel: string,
 ): Promise<QuarantinedClosure[] | undefined> {
-  return undefined;
+  const out: QuarantinedClosure[] = [];
+  let pageToken = "";
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const response = await api.listQuarantinedClosures({ channel, pageSize: 1000, pageToken });
+    for (const q of response.quarantinedClosures) {
+      const seconds = q.quarantinedAt?.seconds;
+      out.push({
+        closure: q.closure,
+        ...(seconds === undefined
+          ? {}
+          : { at: new Date(Number(seconds) * 1000).toISOString().replace(".000Z", "Z") }),
+      });
+    }
+    pageToken = response.nextPageToken;
+    if (pageToken === "") break;
+  }
+  return out;
 }

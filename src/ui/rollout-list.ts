@@ -1,7 +1,5 @@
-// The rollouts overview's data: one summary per rollout. There is no ListRollouts RPC yet, so
-// this pages through ListHostRollouts and counts client-side; when ListRollouts lands, this
-// function is the one place to switch.
-import type { HostRollout } from "../../gen/nixfleet/ops/v1/host_rollout_pb.js";
+// The rollouts overview's data: one summary per rollout, from ListRollouts (the service counts
+// hosts by state); the page derives its own finer status from those counts.
 import type { Api } from "./api.js";
 import {
   deriveStatus,
@@ -25,30 +23,23 @@ const MAX_PAGES = 100;
 
 /** Every rollout with counts by state and its derived status, ordered by id. */
 export async function listRollouts(api: Api, signal?: AbortSignal): Promise<RolloutSummary[]> {
-  const byId = new Map<string, { channel: string; counts: StateCounts }>();
+  const out: RolloutSummary[] = [];
   let pageToken = "";
   for (let page = 0; page < MAX_PAGES; page++) {
-    const response = await api.listHostRollouts({ pageSize: 1000, pageToken }, { signal });
-    for (const host of response.hostRollouts) count(byId, host);
+    const response = await api.listRollouts({ pageSize: 1000, pageToken }, { signal });
+    for (const r of response.rollouts) {
+      const counts = emptyCounts();
+      for (const c of r.hostCounts) counts[stateInfo(c.state).name] += c.count;
+      out.push({
+        id: r.rollout?.id ?? "",
+        channel: r.rollout?.channel ?? "",
+        counts,
+        hostCount: r.hostCount,
+        status: deriveStatus(counts),
+      });
+    }
     pageToken = response.nextPageToken;
     if (pageToken === "") break;
   }
-  return [...byId.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([id, { channel, counts }]) => ({
-      id,
-      channel,
-      counts,
-      hostCount: Object.values(counts).reduce((a, b) => a + b, 0),
-      status: deriveStatus(counts),
-    }));
-}
-
-function count(byId: Map<string, { channel: string; counts: StateCounts }>, host: HostRollout) {
-  let entry = byId.get(host.rolloutId);
-  if (entry === undefined) {
-    entry = { channel: host.channel, counts: emptyCounts() };
-    byId.set(host.rolloutId, entry);
-  }
-  entry.counts[stateInfo(host.state).name]++;
+  return out;
 }

@@ -41,6 +41,11 @@ describe("contract names", () => {
         ["ListHostRollouts", "unary"],
         ["ListEvents", "unary"],
         ["WatchRollout", "server_streaming"],
+        ["ListRefusedEvents", "unary"],
+        ["ListQuarantinedClosures", "unary"],
+        ["ListProbeFailures", "unary"],
+        ["GetRollout", "unary"],
+        ["ListRollouts", "unary"],
       ],
     );
   });

@@ -17,7 +17,7 @@ import {
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { HealthFailurePolicy } from "../../gen/nixfleet/agent/v1/events_pb.js";
 import { HostService, Reachability } from "../../gen/nixfleet/ops/v1/host_service_pb.js";
-import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
+import { RolloutService, RolloutStatus } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import {
   cleanup,
   client,
@@ -154,6 +154,47 @@ describe("every RPC over every protocol", () => {
         assert.deepEqual(seen, ["snapshotComplete", "change"]);
         const listed = await hosts.listHosts({ reachability: Reachability.REACHABLE });
         assert.ok(listed.hosts.some((h) => h.hostname === host && h.reachable));
+      });
+
+      test("RolloutService/GetRollout, ListRollouts, ListRefusedEvents, ListQuarantinedClosures, ListProbeFailures", async () => {
+        // A refusal over this protocol: a second DispatchAck is illegal for Activating.
+        const agent = client(AgentEventsService, server.url, pki.ca, pki.agent("h1"), protocol);
+        const refused = await agent
+          .postEvent(
+            create(PostEventRequestSchema, {
+              hostname: "h1",
+              rolloutId,
+              event: {
+                seq: 2n,
+                kind: {
+                  case: "dispatchAck",
+                  value: { currentClosureAtDispatch: "prev", receivedAt: { seconds: 2n } },
+                },
+              },
+            }),
+          )
+          .catch((e: unknown) => ConnectError.from(e));
+        assert.ok(refused instanceof ConnectError && refused.code === Code.FailedPrecondition);
+        const { rollout } = await ops().getRollout({ rolloutId });
+        assert.equal(rollout?.status, RolloutStatus.IN_PROGRESS);
+        assert.deepEqual(
+          rollout?.hostCounts.map((c) => [c.state, c.count]),
+          [[HostState.ACTIVATING, 1]],
+        );
+        const { rollouts } = await ops().listRollouts({ channel: `rpc${i}` });
+        assert.deepEqual(
+          rollouts.map((r) => r.rollout?.id),
+          [rolloutId],
+        );
+        const { refusedEvents } = await ops().listRefusedEvents({ rolloutId });
+        assert.deepEqual(
+          refusedEvents.map((r) => [r.reason, r.protocol, r.seq]),
+          [["illegal_for_state", "proto", 2n]],
+        );
+        const quarantines = await ops().listQuarantinedClosures({ channel: `rpc${i}` });
+        assert.deepEqual(quarantines.quarantinedClosures, []);
+        const failures = await ops().listProbeFailures({ rolloutId });
+        assert.deepEqual(failures.probeFailures, []);
       });
 
       test("grpc.health.v1.Health/Check and Watch", async () => {

@@ -41,8 +41,13 @@ const METHODS = [
   "nixfleet.agent.v1.AgentEventsService/Heartbeat",
   "nixfleet.agent.v1.AgentEventsService/PostEvent",
   "nixfleet.ops.v1.RolloutService/GetHostRollout",
+  "nixfleet.ops.v1.RolloutService/GetRollout",
   "nixfleet.ops.v1.RolloutService/ListEvents",
   "nixfleet.ops.v1.RolloutService/ListHostRollouts",
+  "nixfleet.ops.v1.RolloutService/ListProbeFailures",
+  "nixfleet.ops.v1.RolloutService/ListQuarantinedClosures",
+  "nixfleet.ops.v1.RolloutService/ListRefusedEvents",
+  "nixfleet.ops.v1.RolloutService/ListRollouts",
   "nixfleet.ops.v1.RolloutService/OpenRollout",
   "nixfleet.ops.v1.RolloutService/WatchRollout",
 ];

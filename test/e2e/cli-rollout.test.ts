@@ -223,7 +223,7 @@ describe("nixfleet-cp rollout commands against a spawned server", () => {
     assert.match(lines[5] ?? "", /^\S+Z db-01 Activating -> Failed seq 2$/);
   });
 
-  test("rollout status prints the table and the summary line", async () => {
+  test("rollout status prints the table, the summary line and the derived status", async () => {
     const r = await cli(["rollout", "status", ROLLOUT, ...conn]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
@@ -235,7 +235,8 @@ describe("nixfleet-cp rollout commands against a spawned server", () => {
     );
     for (const [, , since] of rows) assert.match(since ?? "", /^\d{4}-\d\d-\d\dT.*Z$/);
     assert.equal(lines[5], "");
-    assert.equal(lines.at(-1), "4 hosts: 1 Pending, 1 Activating, 1 Converged, 1 Failed");
+    assert.equal(lines.at(-2), "4 hosts: 1 Pending, 1 Activating, 1 Converged, 1 Failed");
+    assert.equal(lines.at(-1), "status: halted-on-failure");
   });
 
   test("rollout status --json prints the records", async () => {

@@ -346,6 +346,10 @@ describe("heartbeat over the binding", () => {
     const unreachable = Number(/nixfleet_cp_hosts_unreachable (\d+)/.exec(metrics.body)?.[1]);
     assert.ok(unreachable >= 1, metrics.body);
     assert.match(metrics.body, /nixfleet_cp_heartbeats_total\{outcome="ok"\} \d+/);
+    // The list derives reachability when read; the watch hears it from the periodic check,
+    // which a loaded machine may run late: wait for it before the host comes back.
+    for (let i = 0; i < 100 && changes.at(-1) !== "unreachable"; i++)
+      await new Promise((r) => setTimeout(r, 50));
     assert.equal((await beat()).status, 200);
     assert.equal((await h2(Reachability.REACHABLE))?.reachable, true);
     for (let i = 0; i < 20 && changes.at(-1) !== "reachable"; i++)

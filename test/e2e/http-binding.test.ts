@@ -1,5 +1,6 @@
 // The HTTP JSON binding POST /v1/agent/events over real mTLS: every SPEC §3.2 example body
-// applied from its state, and every HTTP status of SPEC §3.3 with nothing written on failure.
+// applied from its state, every HTTP status of SPEC §3.3 with nothing written on failure,
+// and refusals on the merits answered 202 with the verdict (SPEC §10, the default).
 import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
 import { after, before, describe, test } from "node:test";
@@ -141,7 +142,7 @@ describe("HTTP JSON binding", () => {
     assert.equal(record?.lastEventSeq, 11);
   });
 
-  test("409: Converged with a failing enforce probe names the invariant; nothing changes", async () => {
+  test("202 refused: Converged with a failing enforce probe names the invariant; nothing changes", async () => {
     await applyAll("blocked@0e", [
       ["DispatchAck"],
       ["ActivationStarted"],
@@ -149,8 +150,12 @@ describe("HTTP JSON binding", () => {
       ["ProbeResult", 1],
     ]);
     const res = await post(example("Converged", "blocked@0e"));
-    assert.equal(res.status, 409);
-    assert.match(JSON.parse(res.body).message, /enforceProbesPass/);
+    assert.equal(res.status, 202);
+    const verdict = JSON.parse(res.body);
+    assert.equal(verdict.outcome, "refused");
+    assert.equal(verdict.code, "failed_precondition");
+    assert.equal(verdict.reason, "invariant");
+    assert.match(verdict.message, /enforceProbesPass/);
     const record = await getRecord(db(), "blocked@0e", "web-01");
     assert.equal(record?.state, "Soaking");
     assert.equal(record?.lastEventSeq, 7);
@@ -168,7 +173,7 @@ describe("HTTP JSON binding", () => {
     const count = async () => (await listEvents(db(), { rolloutId: rollout, limit: 100 })).length;
     const ack = () => example("DispatchAck", rollout);
 
-    test("400 names the field: malformed JSON, missing field, bad enum, bad rolloutId, seq out of range", async () => {
+    test("400 names the field: malformed JSON, missing field, bad enum, mistyped seq", async () => {
       const cases: [unknown, string][] = [
         ['{"hostname":', "body"],
         [
@@ -180,9 +185,7 @@ describe("HTTP JSON binding", () => {
           "event.receivedAt",
         ],
         [{ ...ack(), event: { ...(ack()["event"] as object), kind: "Exploded" } }, "event.kind"],
-        [{ ...ack(), rolloutId: "stable@XYZ" }, "rolloutId"],
-        [{ ...ack(), event: { ...(ack()["event"] as object), seq: 0 } }, "event.seq"],
-        [{ ...ack(), event: { ...(ack()["event"] as object), seq: 2 ** 53 } }, "event.seq"],
+        [{ ...ack(), event: { ...(ack()["event"] as object), seq: -1 } }, "event.seq"],
         [{ ...ack(), event: { ...(ack()["event"] as object), seq: 1.5 } }, "event.seq"],
         [
           {
@@ -222,20 +225,50 @@ describe("HTTP JSON binding", () => {
       assert.equal((await post(example("ActivationStarted", rollout), pki.operator)).status, 403);
     });
 
-    test("404: no record for the pair", async () => {
-      assert.equal((await post(example("DispatchAck", "ghost@0123"))).status, 404);
+    test("202 refused: no record for the pair (a well-formed or non-canonical rollout id)", async () => {
+      for (const rolloutId of ["ghost@0123", "stable@XYZ"]) {
+        const res = await post(example("DispatchAck", rolloutId));
+        assert.equal(res.status, 202, res.body);
+        assert.deepEqual(JSON.parse(res.body), {
+          outcome: "refused",
+          code: "not_found",
+          reason: "not_found",
+          message: `no record for host "web-01" in rollout "${rolloutId}"`,
+        });
+      }
     });
 
-    test("409: illegal for the state", async () => {
+    test("202 refused: illegal for the state", async () => {
       const res = await post({
         ...example("Converged", rollout),
         event: { ...(example("Converged", rollout)["event"] as object), seq: 2 },
       });
-      assert.equal(res.status, 409);
+      assert.equal(res.status, 202);
       assert.match(
         JSON.parse(res.body).message,
         /Converged is illegal for a host in state Activating/,
       );
+    });
+
+    test("202 refused, naming the field: a seq beyond 2^53-1, a NUL", async () => {
+      const cases: [unknown, string][] = [
+        [{ ...ack(), event: { ...(ack()["event"] as object), seq: 2 ** 60 } }, "event.seq"],
+        [
+          {
+            ...ack(),
+            event: { ...(ack()["event"] as object), currentClosureAtDispatch: "a\u0000" },
+          },
+          "event.currentClosureAtDispatch",
+        ],
+      ];
+      for (const [body, field] of cases) {
+        const res = await post(body);
+        assert.equal(res.status, 202, res.body);
+        const verdict = JSON.parse(res.body);
+        assert.equal(verdict.reason, "unsafe_input");
+        assert.equal(verdict.code, "invalid_argument");
+        assert.equal(verdict.field, field);
+      }
     });
 
     test("413: a body over the limit", async () => {

@@ -70,7 +70,7 @@ test("refusals are logged once each with their reason; successes are not", async
           }),
         )
       ).status,
-      409,
+      202,
     );
     assert.equal(
       (

@@ -76,6 +76,15 @@ const EXPECTED: Record<string, { readonly output: readonly RegExp[]; readonly un
       /^web-02\s+yes\s+2026-05-16T01:40:00Z/m,
     ],
   },
+  refusals: {
+    output: [
+      /"outcome":"refused","code":"failed_precondition","reason":"illegal_for_state"/,
+      /^202$/m,
+      /"reason": "illegal_for_state"/,
+      /"kind": "ActivationStarted"/,
+      /"status": "ROLLOUT_STATUS_IN_PROGRESS"/,
+    ],
+  },
   "watch-rpc": {
     output: [/"hostname": "web-01"/, /"snapshotComplete"/],
     until: /"snapshotComplete"/,
@@ -91,6 +100,17 @@ const EXPECTED: Record<string, { readonly output: readonly RegExp[]; readonly un
       /^3 hosts: /m,
       /^2\s+\S+\s+web-01\s+2\s+ActivationStarted/m,
       /^\d+ hosts?, 0 unreachable \(heartbeat interval 60s/m,
+    ],
+  },
+  "views-cli": {
+    output: [
+      /^stable@3f2a9c1e\s+in-progress\s/m,
+      /^stable@4b5c6d7e\s+in-progress\s/m,
+      /^ID\s+LAST REFUSED\s+COUNT\s+HOST/m,
+      /\s1\s+web-02\s+stable@3f2a9c1e\s+1\s+ActivationStarted\s+illegal_for_state\s/,
+      /^no quarantined closures match$/m,
+      /^no probe failures match$/m,
+      /^0 signed events checked, 0 failed$/m,
     ],
   },
   "watch-cli": {

@@ -80,7 +80,7 @@ describe("signed events", () => {
     assert.deepEqual(Buffer.from(logged?.signature ?? []), signature);
   });
 
-  test("a tampered event, or another host's key, is refused naming the signature", async () => {
+  test("a tampered event, or another host's key, is refused (202, recorded) naming the signature", async () => {
     const web01 = pki.agent("web-01");
     const tampered = { ...started(2), switchMethod: "evil" };
     const forged = [
@@ -95,8 +95,9 @@ describe("signed events", () => {
         event,
         signature: signature.toString("hex"),
       });
-      assert.equal(res.status, 400);
+      assert.equal(res.status, 202);
       assert.equal(JSON.parse(res.body).field, "signature");
+      assert.equal(JSON.parse(res.body).reason, "signature");
     }
     assert.equal(
       (await listEvents(server.service.database.db, { rolloutId: "sig@01", limit: 10 })).length,
@@ -142,7 +143,7 @@ describe("signed events", () => {
       rolloutId: "sig@01",
       event: ack(1),
     });
-    assert.equal(unsigned.status, 400);
+    assert.equal(unsigned.status, 202);
     assert.match(JSON.parse(unsigned.body).message, /requires signed events/);
     const signed = await postBinding(strict.url, pki.ca, web01, {
       hostname: "web-01",

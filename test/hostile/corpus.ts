@@ -203,8 +203,9 @@ function bindingCases(): HostileCase[] {
     for (const value of [...WRONG_TYPES, null]) {
       if (key === "event" && typeof value === "object" && value !== null && !Array.isArray(value))
         continue;
-      // A well-formed other hostname is a permission question, not a malformed body.
-      if (key === "hostname" && typeof value === "string") continue;
+      // A well-formed other hostname is a permission question, and any rollout id string a
+      // question of whether the record exists (recorded), not a malformed body.
+      if ((key === "hostname" || key === "rolloutId") && typeof value === "string") continue;
       const body = bindingBody(clone(BINDING["DispatchAck"] as Json));
       body[key] = value;
       cases.push(
@@ -242,8 +243,8 @@ function bindingCases(): HostileCase[] {
     }
   }
   // Edge numbers.
+  // seq 0 is not here: the binding reads it as the original did, a harmless duplicate.
   const numbers: [string, string, unknown][] = [
-    ["DispatchAck", "seq", 0],
     ["DispatchAck", "seq", -1],
     ["DispatchAck", "seq", 1.5],
     ["DispatchAck", "seq", 2 ** 53],
@@ -257,15 +258,24 @@ function bindingCases(): HostileCase[] {
     ["Failed", "sustainedDurationSecs", 2 ** 53],
     ["Failed", "sustainedDurationSecs", 1.5],
   ];
+  // Integers the original's serde took (any i64/u64) are read on the binding (SPEC §10): the
+  // event then meets the state machine, which refuses it here (the host is Pending).
+  const lenientNumbers = new Set([
+    "exitCode=2147483648",
+    "exitCode=-2147483649",
+    "exitCode=100000000000000000000",
+    "sustainedDurationSecs=9007199254740992",
+  ]);
   for (const [kind, key, value] of numbers) {
     const e = clone(BINDING[kind] as Json);
     e[key] = value;
+    const lenient = lenientNumbers.has(`${key}=${value}`);
     cases.push(
       binding(
         `${kind}.${key} = ${value}`,
         JSON.stringify(bindingBody(e)),
-        "invalid_argument",
-        `event.${key}`,
+        lenient ? "failed_precondition" : "invalid_argument",
+        lenient ? "illegal" : `event.${key}`,
       ),
     );
   }
@@ -315,8 +325,27 @@ function bindingCases(): HostileCase[] {
   ] as const) {
     const body = bindingBody(clone(BINDING["DispatchAck"] as Json));
     body[key] = value;
+    // The binding takes any string as the original did: a hostname that is not the
+    // certificate's is refused by identity, an odd rollout id names no record (recorded);
+    // only text no store keeps is refused as unsafe input.
+    const code =
+      key === "hostname"
+        ? "permission_denied"
+        : value.includes("\u0000")
+          ? "invalid_argument"
+          : "not_found";
+    // not_found names the rollout by its id, not the field.
     cases.push(
-      binding(`${key} = ${JSON.stringify(value)}`, JSON.stringify(body), "invalid_argument", key),
+      binding(
+        `${key} = ${JSON.stringify(value)}`,
+        JSON.stringify(body),
+        code,
+        code === "permission_denied"
+          ? "may not post events"
+          : code === "not_found"
+            ? "no record"
+            : key,
+      ),
     );
   }
   for (const date of BAD_DATES) {
@@ -355,12 +384,15 @@ function bindingCases(): HostileCase[] {
     e[key] = value;
     const body = JSON.stringify(bindingBody(e));
     const tooBig = body.length > MAX_BYTES;
+    // Lists only reach the log: the binding takes them as the original did, and the state
+    // machine then refuses the event (the host is Pending).
+    const listOnly = Array.isArray(value);
     cases.push(
       binding(
         `${kind}.${key} oversize`,
         body,
-        tooBig ? "payload_too_large" : "invalid_argument",
-        tooBig ? "exceeds" : field,
+        tooBig ? "payload_too_large" : listOnly ? "failed_precondition" : "invalid_argument",
+        tooBig ? "exceeds" : listOnly ? "illegal" : field,
       ),
     );
   }

@@ -16,6 +16,7 @@ const TABLES = [
   "hosts",
   "probe_failures",
   "quarantined_closures",
+  "refused_events",
   "rollouts",
 ];
 

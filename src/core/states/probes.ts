@@ -34,25 +34,30 @@ export function failingEnforceProbes(probes: readonly ProbeState[]): string[] {
 }
 
 /**
- * The probe-failure rows of one ProbeResult: the probe itself when it fails in enforce
- * mode, then each failing control whose effective mode is enforce (absent means enforce).
+ * The probe-failure rows of one ProbeResult, as the original CP derives them: with
+ * sub-results, one row per failing control whose effective mode is enforce (absent means
+ * enforce); without any, one row for the probe itself when it fails in enforce mode.
  */
 export function probeFailures(event: ProbeResult): RecordProbeFailure[] {
   const failureReason = event.failureReason ?? null;
-  const rows: RecordProbeFailure[] = [];
-  if (event.mode === "enforce" && event.status === "fail") {
-    rows.push({
-      type: "recordProbeFailure",
-      probeName: event.probeName,
-      controlId: null,
-      framework: null,
-      mode: "enforce",
-      failureReason,
-      observedAt: event.observedAt,
-    });
-  }
   // The binding may hand over a JSON null for an absent list.
-  for (const sub of event.subResults ?? []) {
+  const subResults = event.subResults ?? [];
+  if (subResults.length === 0) {
+    if (event.mode !== "enforce" || event.status !== "fail") return [];
+    return [
+      {
+        type: "recordProbeFailure",
+        probeName: event.probeName,
+        controlId: null,
+        framework: null,
+        mode: "enforce",
+        failureReason,
+        observedAt: event.observedAt,
+      },
+    ];
+  }
+  const rows: RecordProbeFailure[] = [];
+  for (const sub of subResults) {
     if (sub.status !== "fail" || (sub.effectiveMode ?? "enforce") !== "enforce") continue;
     rows.push({
       type: "recordProbeFailure",

@@ -5,6 +5,7 @@ import type { Heartbeat } from "../../core/heartbeat.js";
 import { LIMITS } from "./event-fields.js";
 import { FieldError, optionalText, text, timestamp } from "./field-codecs.js";
 import { MAX_MACHINE_ID, machineIdProblem, rolloutIdProblem } from "./identifiers.js";
+import { textProblem } from "./text-problem.js";
 
 /** A validated heartbeat, with `at` as the agent wrote it (the binding echoes it verbatim). */
 export interface HeartbeatInput {
@@ -40,6 +41,9 @@ function read(
     if (problem !== undefined) throw new FieldError(names.rolloutId, problem);
   }
   const currentClosure = codec(closureText)(values.currentClosure, names.currentClosure);
+  // The edge rule of issue 11: no store keeps a NUL or a lone surrogate faithfully.
+  const closureProblem = currentClosure === undefined ? undefined : textProblem(currentClosure);
+  if (closureProblem !== undefined) throw new FieldError(names.currentClosure, closureProblem);
   return {
     hostname,
     rolloutId: rolloutId ?? null,

@@ -2,9 +2,11 @@
 // the proto message (Connect, gRPC, gRPC-Web) or the HTTP JSON binding body.
 import type { PostEventRequest } from "../../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import type { RemoteEvent } from "../../core/event.js";
+import { inputRefusal, type Refusal } from "../../core/refusal.js";
 import { EVENT_FIELDS, KIND_BY_CASE } from "./event-fields.js";
 import { FieldError, readFields, seq as seqCodec, text } from "./field-codecs.js";
 import { MAX_MACHINE_ID, machineIdProblem, rolloutIdProblem } from "./identifiers.js";
+import { unsafeInput } from "./unsafe-input.js";
 
 /** A validated PostEvent request. */
 export interface PostEventInput {
@@ -14,6 +16,11 @@ export interface PostEventInput {
   readonly signature: Uint8Array | null;
   /** The event object exactly as the binding received it (what its signature covers). */
   readonly rawEvent?: unknown;
+  /**
+   * Set when the request is well-formed but must be refused before the state machine: text
+   * no store keeps faithfully, or a signature that is not hex (SPEC §10). Recorded, not 400.
+   */
+  readonly refusal?: Refusal;
 }
 
 /** A request field that is missing or malformed. */
@@ -28,6 +35,7 @@ export type DecodeResult =
 
 const hostnameText = text(MAX_MACHINE_ID);
 const rolloutIdText = text(256);
+const anyText = text(Number.POSITIVE_INFINITY, true);
 const MAX_SIGNATURE_BYTES = 1024;
 
 function checkHostname(value: string, path: string): string {
@@ -75,9 +83,15 @@ export function decodePostEventProto(request: PostEventRequest): DecodeResult {
       throw new FieldError("signature", `must be at most ${MAX_SIGNATURE_BYTES} bytes`);
     }
     const signature = request.signature.length > 0 ? request.signature : null;
+    const decoded = { hostname, rolloutId, event: { kind, ...fields, seq } as RemoteEvent };
+    const unsafe = unsafeInput(decoded);
     return {
       ok: true,
-      value: { hostname, rolloutId, event: { kind, ...fields, seq } as RemoteEvent, signature },
+      value: {
+        ...decoded,
+        signature,
+        ...(unsafe ? { refusal: inputRefusal("unsafe_input", unsafe.field, unsafe.problem) } : {}),
+      },
     };
   } catch (error) {
     return fail(error);
@@ -87,8 +101,11 @@ export function decodePostEventProto(request: PostEventRequest): DecodeResult {
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 
 /**
- * Decodes and validates an HTTP JSON binding body (already parsed JSON). Unknown keys are
- * ignored, as existing agents may send more than we read; errors name binding paths.
+ * Decodes an HTTP JSON binding body (already parsed JSON) as leniently as the original CP:
+ * unknown keys are ignored, any string is a string (the hostname must still equal the
+ * certificate's machine id, and an unknown rollout id is refused as not_found). Errors
+ * (400) are only what the original rejected too: not an object, missing or mistyped fields,
+ * unknown kinds and enum values; errors name binding paths.
  */
 export function decodePostEventJson(body: unknown): DecodeResult {
   try {
@@ -96,8 +113,8 @@ export function decodePostEventJson(body: unknown): DecodeResult {
       throw new FieldError("body", "must be a JSON object");
     }
     const b = body as Record<string, unknown>;
-    const hostname = checkHostname(hostnameText.json(b["hostname"], "hostname"), "hostname");
-    const rolloutId = checkRolloutId(rolloutIdText.json(b["rolloutId"], "rolloutId"), "rolloutId");
+    const hostname = anyText.json(b["hostname"], "hostname");
+    const rolloutId = anyText.json(b["rolloutId"], "rolloutId");
     const raw = b["event"];
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       throw new FieldError("event", raw === undefined ? "is required" : "must be an object");
@@ -119,22 +136,27 @@ export function decodePostEventJson(body: unknown): DecodeResult {
     const seq = seqCodec.json(e["seq"], "event.seq");
     const fields = readFields(EVENT_FIELDS[kind], e, "event", true);
     let signature: Uint8Array | null = null;
+    let refusal: Refusal | undefined;
     const sig = b["signature"];
     if (sig !== undefined && sig !== null && sig !== "") {
-      if (typeof sig !== "string" || !HEX.test(sig) || sig.length > MAX_SIGNATURE_BYTES * 2) {
-        throw new FieldError("signature", "must be hex of at most 1024 bytes");
+      if (typeof sig !== "string") throw new FieldError("signature", "must be a hex string");
+      // The original took any string here; one we cannot read is refused and recorded.
+      if (!HEX.test(sig) || sig.length > MAX_SIGNATURE_BYTES * 2) {
+        refusal = inputRefusal(
+          "signature",
+          "signature",
+          `must be hex of at most ${MAX_SIGNATURE_BYTES} bytes`,
+        );
+      } else {
+        signature = Buffer.from(sig, "hex");
       }
-      signature = Buffer.from(sig, "hex");
     }
+    const decoded = { hostname, rolloutId, event: { kind, ...fields, seq } as RemoteEvent };
+    const unsafe = unsafeInput(decoded);
+    if (unsafe !== undefined) refusal = inputRefusal("unsafe_input", unsafe.field, unsafe.problem);
     return {
       ok: true,
-      value: {
-        hostname,
-        rolloutId,
-        event: { kind, ...fields, seq } as RemoteEvent,
-        signature,
-        rawEvent: raw,
-      },
+      value: { ...decoded, signature, rawEvent: raw, ...(refusal ? { refusal } : {}) },
     };
   } catch (error) {
     return fail(error);

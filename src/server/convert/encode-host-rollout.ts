@@ -114,5 +114,7 @@ export function encodeLoggedEvent(e: LoggedEvent): EventLogEntry {
     event: eventToBindingJson(e.event) as JsonObject,
     signature: e.signature ?? new Uint8Array(),
     synthesized: e.synthesized,
+    signedForm: e.signedForm ?? "",
+    signerPublicKey: e.signerKey ?? new Uint8Array(),
   });
 }

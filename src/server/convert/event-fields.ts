@@ -19,6 +19,7 @@ import {
   int32,
   listOf,
   objectOf,
+  openEnumOf,
   optionalEnumOf,
   optionalText,
   text,
@@ -26,7 +27,10 @@ import {
   uint53,
 } from "./field-codecs.js";
 
-/** Bounds on what one event may carry; larger values are rejected as invalid_argument. */
+/**
+ * Bounds on what one proto event may carry; larger values are rejected as invalid_argument.
+ * The binding has none (the original had none): its body size limit bounds it.
+ */
 export const LIMITS = {
   closure: 1024,
   name: 256,
@@ -62,7 +66,7 @@ export const EVENT_FIELDS: Record<EventKind, Fields> = {
     failedAt: timestamp,
   },
   ActivationDeferred: {
-    component: enumOf(ActivationComponentSchema, ACTIVATION_COMPONENTS),
+    component: openEnumOf(ActivationComponentSchema, ACTIVATION_COMPONENTS),
     deferredAt: timestamp,
   },
   ProbeTopologyDeclared: {

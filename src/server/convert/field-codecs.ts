@@ -1,9 +1,10 @@
-// Field decoders shared by both encodings of an event: each reads one value from proto-JSON
-// parsed JSON (the HTTP binding) or from a protobuf-es message field, and checks its bounds.
+// Field decoders shared by both encodings of an event: each reads one value from the HTTP
+// binding's parsed JSON or from a protobuf-es message field. The binding reads as leniently
+// as the original CP's serde did (any string, no length caps, any integer where it took
+// one); the proto contract keeps its bounds. README "Binding validation" lists the rest.
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Instant, instantFromParts, parseInstant } from "../../core/instant.js";
-import { textProblem } from "./text-problem.js";
 
 /** A request field that is missing or malformed; `field` is its path as the client spells it. */
 export class FieldError extends Error {
@@ -23,20 +24,27 @@ export interface FieldCodec<T> {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-/** A required string of 1..max UTF-16 units (or 0..max when `allowEmpty`). */
+function requireString(value: unknown, path: string): string {
+  if (typeof value !== "string") {
+    throw new FieldError(path, value === undefined ? "is required" : "must be a string");
+  }
+  return value;
+}
+
+/**
+ * A required string: any string in JSON; 1..max UTF-16 units (0..max when `allowEmpty`)
+ * in proto, where "" cannot be told from unset.
+ */
 export function text(max: number, allowEmpty = false): FieldCodec<string> {
   const check = (value: unknown, path: string): string => {
-    if (typeof value !== "string") {
-      throw new FieldError(path, value === undefined ? "is required" : "must be a string");
-    }
-    if (value.length === 0 && !allowEmpty) throw new FieldError(path, "must not be empty");
-    if (value.length > max) throw new FieldError(path, `must be at most ${max} characters`);
-    const problem = textProblem(value);
-    if (problem !== undefined) throw new FieldError(path, problem);
-    return value;
+    requireString(value, path);
+    const s = value as string;
+    if (s.length === 0 && !allowEmpty) throw new FieldError(path, "must not be empty");
+    if (s.length > max) throw new FieldError(path, `must be at most ${max} characters`);
+    return s;
   };
   return {
-    json: (value, path) => check(value ?? undefined, path),
+    json: (value, path) => requireString(value ?? undefined, path),
     // proto3 cannot tell an unset string from "", so "" reads as missing.
     proto: (value, path) => check(value === "" && !allowEmpty ? undefined : value, path),
   };
@@ -71,7 +79,12 @@ export const timestamp: FieldCodec<Instant> = {
   },
 };
 
-function integer(min: number, max: number, what: string): FieldCodec<number> {
+/**
+ * An integer in min..max over the proto. In JSON any integer at least `jsonMin` (the
+ * original's i64/u64 took them all); one beyond 2^53-1 is read rounded, so where that
+ * matters (seq) the caller refuses it as unsafe input.
+ */
+function integer(min: number, max: number, what: string, jsonMin: number): FieldCodec<number> {
   const check = (n: number, path: string): number => {
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new FieldError(path, `must be ${what} in ${min}..${max}`);
@@ -81,8 +94,13 @@ function integer(min: number, max: number, what: string): FieldCodec<number> {
   return {
     json(value, path) {
       if (value === undefined || value === null) throw new FieldError(path, "is required");
-      if (typeof value !== "number") throw new FieldError(path, `must be ${what}`);
-      return check(value, path);
+      if (typeof value !== "number" || !Number.isInteger(value) || value < jsonMin) {
+        throw new FieldError(
+          path,
+          jsonMin === 0 ? `must be a non-negative integer` : `must be an integer`,
+        );
+      }
+      return value;
     },
     proto(value, path) {
       if (typeof value === "bigint") {
@@ -95,11 +113,11 @@ function integer(min: number, max: number, what: string): FieldCodec<number> {
 }
 
 /** A signed 32-bit integer such as an exit code (0 is a value, never "missing"). */
-export const int32 = integer(-2147483648, 2147483647, "an int32");
+export const int32 = integer(-2147483648, 2147483647, "an int32", Number.NEGATIVE_INFINITY);
 /** A count of seconds up to 2^53-1. */
-export const uint53 = integer(0, MAX_SAFE, "a non-negative integer");
-/** An event seq: 1..2^53-1. */
-export const seq = integer(1, MAX_SAFE, "an integer");
+export const uint53 = integer(0, MAX_SAFE, "a non-negative integer", 0);
+/** An event seq: 1..2^53-1 in proto; any u64 in JSON (0 is never above a record's seq). */
+export const seq = integer(1, MAX_SAFE, "an integer", 0);
 
 /**
  * An enum whose wire names are `<PREFIX>_<VALUE>` in proto and the domain spelling in JSON
@@ -134,6 +152,15 @@ export function enumOf<T extends string>(desc: DescEnum, domain: readonly T[]): 
   };
 }
 
+/** A strict enum over the proto, any string in JSON (the original took any). */
+export function openEnumOf<T extends string>(
+  desc: DescEnum,
+  domain: readonly T[],
+): FieldCodec<string> {
+  const inner = enumOf(desc, domain);
+  return { json: requireString, proto: inner.proto };
+}
+
 /** An optional enum (absent/null in JSON, unset in proto). */
 export function optionalEnumOf<T extends string>(
   desc: DescEnum,
@@ -147,17 +174,22 @@ export function optionalEnumOf<T extends string>(
   };
 }
 
-/** A list of up to `max` items; absent means empty. */
+/** A list (of up to `max` items over the proto; any length in JSON); absent means empty. */
 export function listOf<T>(item: FieldCodec<T>, max: number, allowNull = false): FieldCodec<T[]> {
-  const read = (value: unknown, path: string, each: (v: unknown, p: string) => T): T[] => {
+  const read = (
+    value: unknown,
+    path: string,
+    each: (v: unknown, p: string) => T,
+    max: number,
+  ): T[] => {
     if (value === undefined || (allowNull && value === null)) return [];
     if (!Array.isArray(value)) throw new FieldError(path, "must be an array");
     if (value.length > max) throw new FieldError(path, `must have at most ${max} items`);
     return value.map((v, i) => each(v, `${path}[${i}]`));
   };
   return {
-    json: (value, path) => read(value, path, item.json),
-    proto: (value, path) => read(value, path, item.proto),
+    json: (value, path) => read(value, path, item.json, Number.POSITIVE_INFINITY),
+    proto: (value, path) => read(value, path, item.proto, max),
   };
 }
 

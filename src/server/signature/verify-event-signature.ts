@@ -13,12 +13,22 @@ export function verifyEventSignature(
   event: unknown,
   signature: Uint8Array,
 ): boolean {
-  let data: Buffer;
+  let text: string;
   try {
-    data = Buffer.from(canonicalJson(event), "utf8");
+    text = canonicalJson(event);
   } catch {
     return false;
   }
+  return verifySignedText(publicKey, text, signature);
+}
+
+/** True when `signature` signs the UTF-8 bytes of `text` with `publicKey` (as above). */
+export function verifySignedText(
+  publicKey: KeyObject,
+  text: string,
+  signature: Uint8Array,
+): boolean {
+  const data = Buffer.from(text, "utf8");
   const type = publicKey.asymmetricKeyType;
   try {
     if (type === "ed25519" || type === "ed448") return verify(null, data, publicKey, signature);

@@ -33,7 +33,7 @@ describe("effect order", () => {
     assert.deepEqual(kinds(effects), ["appendEventLog", "recordTransition", "insertQuarantine"]);
   });
 
-  test("a failing enforce ProbeResult: append, then the probe, then its failing enforce controls", () => {
+  test("a failing enforce ProbeResult with sub-results: append, then its failing enforce controls only", () => {
     const { record, nextSeq } = recordIn("Soaking");
     const result = event("ProbeResult", nextSeq, {
       probeName: "evidence-nis2",
@@ -61,7 +61,6 @@ describe("effect order", () => {
     const common = { failureReason: "missing control", observedAt: at(21) };
     assert.deepEqual(mustApply(step(record, result, NOW, "halt")).effects, [
       { type: "appendEventLog", event: result },
-      { ...row, controlId: null, framework: null, ...common },
       { ...row, controlId: "A.8.1", framework: "nis2", ...common },
       // An absent effectiveMode means enforce.
       { ...row, controlId: "A.9.9", framework: "iso27001", ...common },
@@ -82,6 +81,35 @@ describe("effect order", () => {
       ),
       ["appendEventLog", ["A.8.1", null]],
     );
+  });
+
+  test("a failing enforce ProbeResult without sub-results (absent, null or empty) records the probe", () => {
+    const { record, nextSeq } = recordIn("Soaking");
+    for (const subResults of [undefined, null, []]) {
+      const result = {
+        ...event("ProbeResult", nextSeq, { status: "fail", failureReason: "down" }),
+        subResults,
+      } as never;
+      const effects = mustApply(step(record, result, NOW, "halt")).effects;
+      assert.deepEqual(
+        effects.map((e) =>
+          e.type === "recordProbeFailure" ? [e.controlId, e.failureReason] : e.type,
+        ),
+        ["appendEventLog", [null, "down"]],
+        String(subResults),
+      );
+    }
+  });
+
+  test("a failing enforce ProbeResult whose sub-results all pass records nothing", () => {
+    const { record, nextSeq } = recordIn("Soaking");
+    const result = event("ProbeResult", nextSeq, {
+      status: "fail",
+      subResults: [{ controlId: "A.8.2", status: "pass", framework: "nis2" }],
+    });
+    assert.deepEqual(kinds(mustApply(step(record, result, NOW, "halt")).effects), [
+      "appendEventLog",
+    ]);
   });
 
   test("a passing ProbeResult records no failure", () => {

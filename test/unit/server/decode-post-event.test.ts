@@ -36,14 +36,114 @@ describe("both encodings decode to the same domain event", () => {
   }
 });
 
-describe("refusals name the field", () => {
+type Mutation = (b: Record<string, unknown>) => unknown;
+const withEvent =
+  (fields: Record<string, unknown>): Mutation =>
+  (b) => ({ ...b, event: { ...(b["event"] as object), ...fields } });
+const DEFERRED = JSON.parse(
+  SPEC_EXAMPLES.find((e) => e.kind === "ActivationDeferred")?.body ?? "{}",
+);
+const STARTED = JSON.parse(SPEC_EXAMPLES.find((e) => e.kind === "ActivationStarted")?.body ?? "{}");
+const COMPLETED = JSON.parse(
+  SPEC_EXAMPLES.find((e) => e.kind === "ActivationCompleted")?.body ?? "{}",
+);
+
+describe("the binding takes what the original CP took", () => {
   const base = JSON.parse(SPEC_EXAMPLES[0]?.body ?? "{}");
-  const cases: [string, (b: Record<string, unknown>) => unknown, string][] = [
+  const cases: [string, unknown][] = [
+    [
+      "a hostname with a space (then 403 unless it is the certificate's)",
+      { ...base, hostname: "web 01" },
+    ],
+    ["two @ in rolloutId (then not_found)", { ...base, rolloutId: "a@b@c" }],
+    ["an uppercase ref (then not_found)", { ...base, rolloutId: "stable@ABC" }],
+    ["an empty closure", withEvent({ currentClosureAtDispatch: "" })(structuredClone(base))],
+    [
+      "a 5000-character switchMethod (only the log keeps it)",
+      withEvent({ switchMethod: "x".repeat(5000) })(STARTED),
+    ],
+    ["seq 0 (never above a record's seq: a duplicate)", withEvent({ seq: 0 })(base)],
+    ["any component", withEvent({ component: "firmware" })(DEFERRED)],
+    ["an exit code beyond int32", withEvent({ exitCode: 2 ** 40 })(COMPLETED)],
+    ["a negative exit code", withEvent({ exitCode: -9 })(COMPLETED)],
+  ];
+  for (const [name, body] of cases) {
+    test(name, () => {
+      const result = decodePostEventJson(body);
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.value.refusal, undefined);
+    });
+  }
+});
+
+describe("the binding refuses (and the pipeline records) what no store keeps faithfully", () => {
+  const base = JSON.parse(SPEC_EXAMPLES[0]?.body ?? "{}");
+  const cases: [string, unknown, string, string][] = [
+    ["odd hex signature", { ...base, signature: "abc" }, "signature", "signature"],
+    [
+      "a NUL in a closure",
+      withEvent({ currentClosureAtDispatch: "a\u0000b" })(base),
+      "event.currentClosureAtDispatch",
+      "unsafe_input",
+    ],
+    [
+      "a lone surrogate in the rollout id",
+      { ...base, rolloutId: "stable@\ud800" },
+      "rolloutId",
+      "unsafe_input",
+    ],
+    ["a seq beyond 2^53-1", withEvent({ seq: 2 ** 60 })(base), "event.seq", "unsafe_input"],
+    [
+      "a 5000-character closure (the host's record would keep it)",
+      withEvent({ currentClosureAtDispatch: "x".repeat(5000) })(base),
+      "event.currentClosureAtDispatch",
+      "unsafe_input",
+    ],
+  ];
+  for (const [name, body, field, reason] of cases) {
+    test(name, () => {
+      // Through JSON text, as the binding receives it (escapes become the characters).
+      const result = decodePostEventJson(
+        JSON.parse(JSON.stringify(body).replaceAll("\\\\u", "\\u")),
+      );
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.value.refusal?.field, field);
+      assert.equal(result.value.refusal?.reason, reason);
+    });
+  }
+
+  test("proto: a NUL is refused the same way, naming the field", () => {
+    const result = decodePostEventProto(
+      create(PostEventRequestSchema, {
+        hostname: "h",
+        rolloutId: "a@01",
+        event: {
+          seq: 1n,
+          kind: {
+            case: "probeObservedFirst",
+            value: { probeName: "p\u0000", mode: 1, observedAt: { seconds: 1n } },
+          },
+        },
+      }),
+    );
+    assert.ok(result.ok);
+    assert.equal(result.value.refusal?.field, "event.probeName");
+  });
+});
+
+describe("errors (400) are what the original rejected too, naming the field", () => {
+  const base = JSON.parse(SPEC_EXAMPLES[0]?.body ?? "{}");
+  const cases: [string, Mutation, string][] = [
     ["no hostname", ({ hostname: _, ...b }) => b, "hostname"],
-    ["hostname with a space", (b) => ({ ...b, hostname: "web 01" }), "hostname"],
-    ["two @ in rolloutId", (b) => ({ ...b, rolloutId: "a@b@c" }), "rolloutId"],
-    ["uppercase ref", (b) => ({ ...b, rolloutId: "stable@ABC" }), "rolloutId"],
+    ["hostname a number", (b) => ({ ...b, hostname: 7 }), "hostname"],
     ["no event", ({ event: _, ...b }) => b, "event"],
+    ["unknown kind", withEvent({ kind: "Exploded" }), "event.kind"],
+    [
+      "unknown probe mode",
+      () => withEvent({ mode: "loud" })(JSON.parse(SPEC_EXAMPLES[6]?.body ?? "{}")),
+      "event.mode",
+    ],
+    ["fractional exit code", () => withEvent({ exitCode: 1.5 })(COMPLETED), "event.exitCode"],
     ["negative seq", (b) => ({ ...b, event: { ...(b["event"] as object), seq: -1 } }), "event.seq"],
     [
       "seq as a string",
@@ -60,20 +160,7 @@ describe("refusals name the field", () => {
       (b) => ({ ...b, event: { ...(b["event"] as object), receivedAt: "2026-02-30T00:00:00Z" } }),
       "event.receivedAt",
     ],
-    [
-      "empty closure",
-      (b) => ({ ...b, event: { ...(b["event"] as object), currentClosureAtDispatch: "" } }),
-      "event.currentClosureAtDispatch",
-    ],
-    [
-      "huge closure",
-      (b) => ({
-        ...b,
-        event: { ...(b["event"] as object), currentClosureAtDispatch: "x".repeat(5000) },
-      }),
-      "event.currentClosureAtDispatch",
-    ],
-    ["odd hex signature", (b) => ({ ...b, signature: "abc" }), "signature"],
+    ["signature a number", (b) => ({ ...b, signature: 12 }), "signature"],
   ];
   for (const [name, mutate, field] of cases) {
     test(name, () => {

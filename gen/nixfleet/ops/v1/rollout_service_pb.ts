@@ -5,13 +5,13 @@
 // @generated from file nixfleet/ops/v1/rollout_service.proto (package nixfleet.ops.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { HostState } from "../../agent/v1/agent_events_service_pb.js";
 import { file_nixfleet_agent_v1_agent_events_service } from "../../agent/v1/agent_events_service_pb.js";
-import type { HealthFailurePolicy } from "../../agent/v1/events_pb.js";
+import type { HealthFailurePolicy, ProbeMode } from "../../agent/v1/events_pb.js";
 import { file_nixfleet_agent_v1_events } from "../../agent/v1/events_pb.js";
 import type { HostRollout, Rollout } from "./host_rollout_pb.js";
 import { file_nixfleet_ops_v1_host_rollout } from "./host_rollout_pb.js";
@@ -21,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file nixfleet/ops/v1/rollout_service.proto.
  */
 export const file_nixfleet_ops_v1_rollout_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVuaXhmbGVldC9vcHMvdjEvcm9sbG91dF9zZXJ2aWNlLnByb3RvEg9uaXhmbGVldC5vcHMudjEiNwoLUm9sbG91dEhvc3QSEAoIaG9zdG5hbWUYASABKAkSFgoOdGFyZ2V0X2Nsb3N1cmUYAiABKAkiygEKEk9wZW5Sb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJEkEKEW9uX2hlYWx0aF9mYWlsdXJlGAIgASgOMiYubml4ZmxlZXQuYWdlbnQudjEuSGVhbHRoRmFpbHVyZVBvbGljeRIwCg1zb2FrX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKBWhvc3RzGAQgAygLMhwubml4ZmxlZXQub3BzLnYxLlJvbGxvdXRIb3N0ImUKE09wZW5Sb2xsb3V0UmVzcG9uc2USKQoHcm9sbG91dBgBIAEoCzIYLm5peGZsZWV0Lm9wcy52MS5Sb2xsb3V0Eg8KB2NyZWF0ZWQYAiABKAgSEgoKaG9zdF9jb3VudBgDIAEoDSI9ChVHZXRIb3N0Um9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCSJMChZHZXRIb3N0Um9sbG91dFJlc3BvbnNlEjIKDGhvc3Rfcm9sbG91dBgBIAEoCzIcLm5peGZsZWV0Lm9wcy52MS5Ib3N0Um9sbG91dCKTAQoXTGlzdEhvc3RSb2xsb3V0c1JlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIrCgVzdGF0ZRgDIAEoDjIcLm5peGZsZWV0LmFnZW50LnYxLkhvc3RTdGF0ZRIRCglwYWdlX3NpemUYBCABKA0SEgoKcGFnZV90b2tlbhgFIAEoCSJoChhMaXN0SG9zdFJvbGxvdXRzUmVzcG9uc2USMwoNaG9zdF9yb2xsb3V0cxgBIAMoCzIcLm5peGZsZWV0Lm9wcy52MS5Ib3N0Um9sbG91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWgoRTGlzdEV2ZW50c1JlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIQCghhZnRlcl9pZBgDIAEoBBINCgVsaW1pdBgEIAEoDSLdAQoNRXZlbnRMb2dFbnRyeRIKCgJpZBgBIAEoBBIvCgtyZWNvcmRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIaG9zdG5hbWUYAyABKAkSEgoKcm9sbG91dF9pZBgEIAEoCRIMCgRraW5kGAUgASgJEgsKA3NlcRgGIAEoBBImCgVldmVudBgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJc2lnbmF0dXJlGAggASgMEhMKC3N5bnRoZXNpemVkGAkgASgIIlUKEkxpc3RFdmVudHNSZXNwb25zZRIuCgZldmVudHMYASADKAsyHi5uaXhmbGVldC5vcHMudjEuRXZlbnRMb2dFbnRyeRIPCgdsYXN0X2lkGAIgASgEIikKE1dhdGNoUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSLnAQoPSG9zdFN0YXRlQ2hhbmdlEhAKCGhvc3RuYW1lGAEgASgJEioKBGZyb20YAiABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSKAoCdG8YAyABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSJgoCYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGV2ZW50X2lkGAUgASgEEjIKDGhvc3Rfcm9sbG91dBgGIAEoCzIcLm5peGZsZWV0Lm9wcy52MS5Ib3N0Um9sbG91dCImChBTbmFwc2hvdENvbXBsZXRlEhIKCmhvc3RfY291bnQYASABKA0ixgEKFFdhdGNoUm9sbG91dFJlc3BvbnNlEjAKCHNuYXBzaG90GAEgASgLMhwubml4ZmxlZXQub3BzLnYxLkhvc3RSb2xsb3V0SAASPgoRc25hcHNob3RfY29tcGxldGUYAiABKAsyIS5uaXhmbGVldC5vcHMudjEuU25hcHNob3RDb21wbGV0ZUgAEjIKBmNoYW5nZRgDIAEoCzIgLm5peGZsZWV0Lm9wcy52MS5Ib3N0U3RhdGVDaGFuZ2VIAEIICgZ1cGRhdGUy7AMKDlJvbGxvdXRTZXJ2aWNlElgKC09wZW5Sb2xsb3V0EiMubml4ZmxlZXQub3BzLnYxLk9wZW5Sb2xsb3V0UmVxdWVzdBokLm5peGZsZWV0Lm9wcy52MS5PcGVuUm9sbG91dFJlc3BvbnNlEmEKDkdldEhvc3RSb2xsb3V0EiYubml4ZmxlZXQub3BzLnYxLkdldEhvc3RSb2xsb3V0UmVxdWVzdBonLm5peGZsZWV0Lm9wcy52MS5HZXRIb3N0Um9sbG91dFJlc3BvbnNlEmcKEExpc3RIb3N0Um9sbG91dHMSKC5uaXhmbGVldC5vcHMudjEuTGlzdEhvc3RSb2xsb3V0c1JlcXVlc3QaKS5uaXhmbGVldC5vcHMudjEuTGlzdEhvc3RSb2xsb3V0c1Jlc3BvbnNlElUKCkxpc3RFdmVudHMSIi5uaXhmbGVldC5vcHMudjEuTGlzdEV2ZW50c1JlcXVlc3QaIy5uaXhmbGVldC5vcHMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEl0KDFdhdGNoUm9sbG91dBIkLm5peGZsZWV0Lm9wcy52MS5XYXRjaFJvbGxvdXRSZXF1ZXN0GiUubml4ZmxlZXQub3BzLnYxLldhdGNoUm9sbG91dFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nixfleet_agent_v1_agent_events_service, file_nixfleet_agent_v1_events, file_nixfleet_ops_v1_host_rollout]);
+  fileDesc("CiVuaXhmbGVldC9vcHMvdjEvcm9sbG91dF9zZXJ2aWNlLnByb3RvEg9uaXhmbGVldC5vcHMudjEiNwoLUm9sbG91dEhvc3QSEAoIaG9zdG5hbWUYASABKAkSFgoOdGFyZ2V0X2Nsb3N1cmUYAiABKAkiygEKEk9wZW5Sb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJEkEKEW9uX2hlYWx0aF9mYWlsdXJlGAIgASgOMiYubml4ZmxlZXQuYWdlbnQudjEuSGVhbHRoRmFpbHVyZVBvbGljeRIwCg1zb2FrX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKBWhvc3RzGAQgAygLMhwubml4ZmxlZXQub3BzLnYxLlJvbGxvdXRIb3N0ImUKE09wZW5Sb2xsb3V0UmVzcG9uc2USKQoHcm9sbG91dBgBIAEoCzIYLm5peGZsZWV0Lm9wcy52MS5Sb2xsb3V0Eg8KB2NyZWF0ZWQYAiABKAgSEgoKaG9zdF9jb3VudBgDIAEoDSI9ChVHZXRIb3N0Um9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCSJMChZHZXRIb3N0Um9sbG91dFJlc3BvbnNlEjIKDGhvc3Rfcm9sbG91dBgBIAEoCzIcLm5peGZsZWV0Lm9wcy52MS5Ib3N0Um9sbG91dCKTAQoXTGlzdEhvc3RSb2xsb3V0c1JlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIrCgVzdGF0ZRgDIAEoDjIcLm5peGZsZWV0LmFnZW50LnYxLkhvc3RTdGF0ZRIRCglwYWdlX3NpemUYBCABKA0SEgoKcGFnZV90b2tlbhgFIAEoCSJoChhMaXN0SG9zdFJvbGxvdXRzUmVzcG9uc2USMwoNaG9zdF9yb2xsb3V0cxgBIAMoCzIcLm5peGZsZWV0Lm9wcy52MS5Ib3N0Um9sbG91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWgoRTGlzdEV2ZW50c1JlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIQCghhZnRlcl9pZBgDIAEoBBINCgVsaW1pdBgEIAEoDSKNAgoNRXZlbnRMb2dFbnRyeRIKCgJpZBgBIAEoBBIvCgtyZWNvcmRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIaG9zdG5hbWUYAyABKAkSEgoKcm9sbG91dF9pZBgEIAEoCRIMCgRraW5kGAUgASgJEgsKA3NlcRgGIAEoBBImCgVldmVudBgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJc2lnbmF0dXJlGAggASgMEhMKC3N5bnRoZXNpemVkGAkgASgIEhMKC3NpZ25lZF9mb3JtGAogASgJEhkKEXNpZ25lcl9wdWJsaWNfa2V5GAsgASgMIlUKEkxpc3RFdmVudHNSZXNwb25zZRIuCgZldmVudHMYASADKAsyHi5uaXhmbGVldC5vcHMudjEuRXZlbnRMb2dFbnRyeRIPCgdsYXN0X2lkGAIgASgEIikKE1dhdGNoUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSLnAQoPSG9zdFN0YXRlQ2hhbmdlEhAKCGhvc3RuYW1lGAEgASgJEioKBGZyb20YAiABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSKAoCdG8YAyABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSJgoCYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGV2ZW50X2lkGAUgASgEEjIKDGhvc3Rfcm9sbG91dBgGIAEoCzIcLm5peGZsZWV0Lm9wcy52MS5Ib3N0Um9sbG91dCImChBTbmFwc2hvdENvbXBsZXRlEhIKCmhvc3RfY291bnQYASABKA0ixgEKFFdhdGNoUm9sbG91dFJlc3BvbnNlEjAKCHNuYXBzaG90GAEgASgLMhwubml4ZmxlZXQub3BzLnYxLkhvc3RSb2xsb3V0SAASPgoRc25hcHNob3RfY29tcGxldGUYAiABKAsyIS5uaXhmbGVldC5vcHMudjEuU25hcHNob3RDb21wbGV0ZUgAEjIKBmNoYW5nZRgDIAEoCzIgLm5peGZsZWV0Lm9wcy52MS5Ib3N0U3RhdGVDaGFuZ2VIAEIICgZ1cGRhdGUidwoYTGlzdFJlZnVzZWRFdmVudHNSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSDgoGcmVhc29uGAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJIsQCCgxSZWZ1c2VkRXZlbnQSCgoCaWQYASABKAQSNAoQZmlyc3RfcmVmdXNlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbGFzdF9yZWZ1c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVjb3VudBgEIAEoBBIMCgRwZWVyGAUgASgJEhAKCGhvc3RuYW1lGAYgASgJEhIKCnJvbGxvdXRfaWQYByABKAkSCwoDc2VxGAggASgEEgwKBGtpbmQYCSABKAkSDAoEY29kZRgKIAEoCRIOCgZyZWFzb24YCyABKAkSDwoHbWVzc2FnZRgMIAEoCRINCgVmaWVsZBgNIAEoCRIQCghwcm90b2NvbBgOIAEoCRIPCgdyZXF1ZXN0GA8gASgJImsKGUxpc3RSZWZ1c2VkRXZlbnRzUmVzcG9uc2USNQoOcmVmdXNlZF9ldmVudHMYASADKAsyHS5uaXhmbGVldC5vcHMudjEuUmVmdXNlZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJYCh5MaXN0UXVhcmFudGluZWRDbG9zdXJlc1JlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSKiAQoSUXVhcmFudGluZWRDbG9zdXJlEg8KB2NoYW5uZWwYASABKAkSDwoHY2xvc3VyZRgCIAEoCRISCgpyb2xsb3V0X2lkGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEhAKCGV2ZW50X2lkGAUgASgEEjIKDnF1YXJhbnRpbmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9Ch9MaXN0UXVhcmFudGluZWRDbG9zdXJlc1Jlc3BvbnNlEkEKFHF1YXJhbnRpbmVkX2Nsb3N1cmVzGAEgAygLMiMubml4ZmxlZXQub3BzLnYxLlF1YXJhbnRpbmVkQ2xvc3VyZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiewoYTGlzdFByb2JlRmFpbHVyZXNSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSEgoKcHJvYmVfbmFtZRgDIAEoCRIRCglwYWdlX3NpemUYBCABKA0SEgoKcGFnZV90b2tlbhgFIAEoCSLBAgoMUHJvYmVGYWlsdXJlEgoKAmlkGAEgASgEEhAKCGV2ZW50X2lkGAIgASgEEhIKCnJvbGxvdXRfaWQYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSEgoKcHJvYmVfbmFtZRgFIAEoCRIXCgpjb250cm9sX2lkGAYgASgJSACIAQESFgoJZnJhbWV3b3JrGAcgASgJSAGIAQESKgoEbW9kZRgIIAEoDjIcLm5peGZsZWV0LmFnZW50LnYxLlByb2JlTW9kZRIbCg5mYWlsdXJlX3JlYXNvbhgJIAEoCUgCiAEBEi8KC29ic2VydmVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEINCgtfY29udHJvbF9pZEIMCgpfZnJhbWV3b3JrQhEKD19mYWlsdXJlX3JlYXNvbiJrChlMaXN0UHJvYmVGYWlsdXJlc1Jlc3BvbnNlEjUKDnByb2JlX2ZhaWx1cmVzGAEgAygLMh0ubml4ZmxlZXQub3BzLnYxLlByb2JlRmFpbHVyZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTAoOSG9zdFN0YXRlQ291bnQSKwoFc3RhdGUYASABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSDQoFY291bnQYAiABKA0itQEKDlJvbGxvdXRTdW1tYXJ5EikKB3JvbGxvdXQYASABKAsyGC5uaXhmbGVldC5vcHMudjEuUm9sbG91dBIuCgZzdGF0dXMYAiABKA4yHi5uaXhmbGVldC5vcHMudjEuUm9sbG91dFN0YXR1cxI0Cgtob3N0X2NvdW50cxgDIAMoCzIfLm5peGZsZWV0Lm9wcy52MS5Ib3N0U3RhdGVDb3VudBISCgpob3N0X2NvdW50GAQgASgNIicKEUdldFJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiRgoSR2V0Um9sbG91dFJlc3BvbnNlEjAKB3JvbGxvdXQYASABKAsyHy5uaXhmbGVldC5vcHMudjEuUm9sbG91dFN1bW1hcnkiTQoTTGlzdFJvbGxvdXRzUmVxdWVzdBIPCgdjaGFubmVsGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJImIKFExpc3RSb2xsb3V0c1Jlc3BvbnNlEjEKCHJvbGxvdXRzGAEgAygLMh8ubml4ZmxlZXQub3BzLnYxLlJvbGxvdXRTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSqwAQoNUm9sbG91dFN0YXR1cxIeChpST0xMT1VUX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGlJPTExPVVRfU1RBVFVTX0lOX1BST0dSRVNTEAESHAoYUk9MTE9VVF9TVEFUVVNfQ09OVkVSR0VEEAISJAogUk9MTE9VVF9TVEFUVVNfSEFMVEVEX09OX0ZBSUxVUkUQAxIbChdST0xMT1VUX1NUQVRVU19SRVZFUlRFRBAEMvYHCg5Sb2xsb3V0U2VydmljZRJYCgtPcGVuUm9sbG91dBIjLm5peGZsZWV0Lm9wcy52MS5PcGVuUm9sbG91dFJlcXVlc3QaJC5uaXhmbGVldC5vcHMudjEuT3BlblJvbGxvdXRSZXNwb25zZRJhCg5HZXRIb3N0Um9sbG91dBImLm5peGZsZWV0Lm9wcy52MS5HZXRIb3N0Um9sbG91dFJlcXVlc3QaJy5uaXhmbGVldC5vcHMudjEuR2V0SG9zdFJvbGxvdXRSZXNwb25zZRJnChBMaXN0SG9zdFJvbGxvdXRzEigubml4ZmxlZXQub3BzLnYxLkxpc3RIb3N0Um9sbG91dHNSZXF1ZXN0Gikubml4ZmxlZXQub3BzLnYxLkxpc3RIb3N0Um9sbG91dHNSZXNwb25zZRJVCgpMaXN0RXZlbnRzEiIubml4ZmxlZXQub3BzLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiMubml4ZmxlZXQub3BzLnYxLkxpc3RFdmVudHNSZXNwb25zZRJdCgxXYXRjaFJvbGxvdXQSJC5uaXhmbGVldC5vcHMudjEuV2F0Y2hSb2xsb3V0UmVxdWVzdBolLm5peGZsZWV0Lm9wcy52MS5XYXRjaFJvbGxvdXRSZXNwb25zZTABEmoKEUxpc3RSZWZ1c2VkRXZlbnRzEikubml4ZmxlZXQub3BzLnYxLkxpc3RSZWZ1c2VkRXZlbnRzUmVxdWVzdBoqLm5peGZsZWV0Lm9wcy52MS5MaXN0UmVmdXNlZEV2ZW50c1Jlc3BvbnNlEnwKF0xpc3RRdWFyYW50aW5lZENsb3N1cmVzEi8ubml4ZmxlZXQub3BzLnYxLkxpc3RRdWFyYW50aW5lZENsb3N1cmVzUmVxdWVzdBowLm5peGZsZWV0Lm9wcy52MS5MaXN0UXVhcmFudGluZWRDbG9zdXJlc1Jlc3BvbnNlEmoKEUxpc3RQcm9iZUZhaWx1cmVzEikubml4ZmxlZXQub3BzLnYxLkxpc3RQcm9iZUZhaWx1cmVzUmVxdWVzdBoqLm5peGZsZWV0Lm9wcy52MS5MaXN0UHJvYmVGYWlsdXJlc1Jlc3BvbnNlElUKCkdldFJvbGxvdXQSIi5uaXhmbGVldC5vcHMudjEuR2V0Um9sbG91dFJlcXVlc3QaIy5uaXhmbGVldC5vcHMudjEuR2V0Um9sbG91dFJlc3BvbnNlElsKDExpc3RSb2xsb3V0cxIkLm5peGZsZWV0Lm9wcy52MS5MaXN0Um9sbG91dHNSZXF1ZXN0GiUubml4ZmxlZXQub3BzLnYxLkxpc3RSb2xsb3V0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_nixfleet_agent_v1_agent_events_service, file_nixfleet_agent_v1_events, file_nixfleet_ops_v1_host_rollout]);
 
 /**
  * One host to include in a rollout.
@@ -365,6 +365,20 @@ export type EventLogEntry = Message<"nixfleet.ops.v1.EventLogEntry"> & {
    * @generated from field: bool synthesized = 9;
    */
   synthesized: boolean;
+
+  /**
+   * The exact text the signature verified over (RFC 8785 JSON), for audit; empty if unsigned.
+   *
+   * @generated from field: string signed_form = 10;
+   */
+  signedForm: string;
+
+  /**
+   * The signer's public key (SubjectPublicKeyInfo, DER) from its client certificate.
+   *
+   * @generated from field: bytes signer_public_key = 11;
+   */
+  signerPublicKey: Uint8Array;
 };
 
 /**
@@ -546,6 +560,705 @@ export const WatchRolloutResponseSchema: GenMessage<WatchRolloutResponse> = /*@_
   messageDesc(file_nixfleet_ops_v1_rollout_service, 13);
 
 /**
+ * Filters and pages the refused-event log. Empty filters match everything.
+ *
+ * @generated from message nixfleet.ops.v1.ListRefusedEventsRequest
+ */
+export type ListRefusedEventsRequest = Message<"nixfleet.ops.v1.ListRefusedEventsRequest"> & {
+  /**
+   * Only refusals of this rollout id (as the agent sent it).
+   *
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+
+  /**
+   * Only refusals of this host.
+   *
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * Only this reason: not_found, illegal_for_state, invariant, unsafe_input, signature.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * At most this many entries (default 100, at most 1000).
+   *
+   * @generated from field: uint32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call with the same filters.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListRefusedEventsRequest.
+ * Use `create(ListRefusedEventsRequestSchema)` to create a new message.
+ */
+export const ListRefusedEventsRequestSchema: GenMessage<ListRefusedEventsRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 14);
+
+/**
+ * One refused event (or several identical refusals of it).
+ *
+ * @generated from message nixfleet.ops.v1.RefusedEvent
+ */
+export type RefusedEvent = Message<"nixfleet.ops.v1.RefusedEvent"> & {
+  /**
+   * Log id, in the order refusals were first recorded.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Control-plane time of the first refusal.
+   *
+   * @generated from field: google.protobuf.Timestamp first_refused_at = 2;
+   */
+  firstRefusedAt?: Timestamp | undefined;
+
+  /**
+   * Control-plane time of the latest identical refusal.
+   *
+   * @generated from field: google.protobuf.Timestamp last_refused_at = 3;
+   */
+  lastRefusedAt?: Timestamp | undefined;
+
+  /**
+   * How many times this event was refused for this reason (agents retry).
+   *
+   * @generated from field: uint64 count = 4;
+   */
+  count: bigint;
+
+  /**
+   * The client certificate's CommonName.
+   *
+   * @generated from field: string peer = 5;
+   */
+  peer: string;
+
+  /**
+   * The host, as the request named it.
+   *
+   * @generated from field: string hostname = 6;
+   */
+  hostname: string;
+
+  /**
+   * The rollout id, as the request named it.
+   *
+   * @generated from field: string rollout_id = 7;
+   */
+  rolloutId: string;
+
+  /**
+   * The event's seq; 0 when it could not be read faithfully.
+   *
+   * @generated from field: uint64 seq = 8;
+   */
+  seq: bigint;
+
+  /**
+   * The event kind, e.g. "DispatchAck".
+   *
+   * @generated from field: string kind = 9;
+   */
+  kind: string;
+
+  /**
+   * The error code the truthful answer carries: not_found, failed_precondition, invalid_argument.
+   *
+   * @generated from field: string code = 10;
+   */
+  code: string;
+
+  /**
+   * Why: not_found, illegal_for_state, invariant, unsafe_input, signature.
+   *
+   * @generated from field: string reason = 11;
+   */
+  reason: string;
+
+  /**
+   * The refusal, in words.
+   *
+   * @generated from field: string message = 12;
+   */
+  message: string;
+
+  /**
+   * The request field at fault (unsafe_input, signature); empty otherwise.
+   *
+   * @generated from field: string field = 13;
+   */
+  field: string;
+
+  /**
+   * How it came: "http-json" (the binding) or "proto" (Connect, gRPC, gRPC-Web).
+   *
+   * @generated from field: string protocol = 14;
+   */
+  protocol: string;
+
+  /**
+   * The first such request as received: the binding's JSON body, or the request's proto JSON.
+   *
+   * @generated from field: string request = 15;
+   */
+  request: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.RefusedEvent.
+ * Use `create(RefusedEventSchema)` to create a new message.
+ */
+export const RefusedEventSchema: GenMessage<RefusedEvent> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 15);
+
+/**
+ * A page of refused events.
+ *
+ * @generated from message nixfleet.ops.v1.ListRefusedEventsResponse
+ */
+export type ListRefusedEventsResponse = Message<"nixfleet.ops.v1.ListRefusedEventsResponse"> & {
+  /**
+   * Entries in id order.
+   *
+   * @generated from field: repeated nixfleet.ops.v1.RefusedEvent refused_events = 1;
+   */
+  refusedEvents: RefusedEvent[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListRefusedEventsResponse.
+ * Use `create(ListRefusedEventsResponseSchema)` to create a new message.
+ */
+export const ListRefusedEventsResponseSchema: GenMessage<ListRefusedEventsResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 16);
+
+/**
+ * Filters and pages quarantined closures.
+ *
+ * @generated from message nixfleet.ops.v1.ListQuarantinedClosuresRequest
+ */
+export type ListQuarantinedClosuresRequest = Message<"nixfleet.ops.v1.ListQuarantinedClosuresRequest"> & {
+  /**
+   * Only this channel.
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * At most this many entries (default 100, at most 1000).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call with the same filters.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListQuarantinedClosuresRequest.
+ * Use `create(ListQuarantinedClosuresRequestSchema)` to create a new message.
+ */
+export const ListQuarantinedClosuresRequestSchema: GenMessage<ListQuarantinedClosuresRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 17);
+
+/**
+ * A closure a host rolled back from; no host of the channel should be sent to it again.
+ *
+ * @generated from message nixfleet.ops.v1.QuarantinedClosure
+ */
+export type QuarantinedClosure = Message<"nixfleet.ops.v1.QuarantinedClosure"> & {
+  /**
+   * The channel.
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * The closure's store path.
+   *
+   * @generated from field: string closure = 2;
+   */
+  closure: string;
+
+  /**
+   * The rollout of the first rollback that quarantined it.
+   *
+   * @generated from field: string rollout_id = 3;
+   */
+  rolloutId: string;
+
+  /**
+   * The host of that rollback.
+   *
+   * @generated from field: string hostname = 4;
+   */
+  hostname: string;
+
+  /**
+   * Log id of its RollbackComplete event.
+   *
+   * @generated from field: uint64 event_id = 5;
+   */
+  eventId: bigint;
+
+  /**
+   * Control-plane time it was quarantined.
+   *
+   * @generated from field: google.protobuf.Timestamp quarantined_at = 6;
+   */
+  quarantinedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.QuarantinedClosure.
+ * Use `create(QuarantinedClosureSchema)` to create a new message.
+ */
+export const QuarantinedClosureSchema: GenMessage<QuarantinedClosure> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 18);
+
+/**
+ * A page of quarantined closures.
+ *
+ * @generated from message nixfleet.ops.v1.ListQuarantinedClosuresResponse
+ */
+export type ListQuarantinedClosuresResponse = Message<"nixfleet.ops.v1.ListQuarantinedClosuresResponse"> & {
+  /**
+   * Ordered by (channel, closure).
+   *
+   * @generated from field: repeated nixfleet.ops.v1.QuarantinedClosure quarantined_closures = 1;
+   */
+  quarantinedClosures: QuarantinedClosure[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListQuarantinedClosuresResponse.
+ * Use `create(ListQuarantinedClosuresResponseSchema)` to create a new message.
+ */
+export const ListQuarantinedClosuresResponseSchema: GenMessage<ListQuarantinedClosuresResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 19);
+
+/**
+ * Filters and pages the probe-failure view.
+ *
+ * @generated from message nixfleet.ops.v1.ListProbeFailuresRequest
+ */
+export type ListProbeFailuresRequest = Message<"nixfleet.ops.v1.ListProbeFailuresRequest"> & {
+  /**
+   * Only this rollout.
+   *
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+
+  /**
+   * Only this host.
+   *
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * Only this probe.
+   *
+   * @generated from field: string probe_name = 3;
+   */
+  probeName: string;
+
+  /**
+   * At most this many entries (default 100, at most 1000).
+   *
+   * @generated from field: uint32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call with the same filters.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListProbeFailuresRequest.
+ * Use `create(ListProbeFailuresRequestSchema)` to create a new message.
+ */
+export const ListProbeFailuresRequestSchema: GenMessage<ListProbeFailuresRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 20);
+
+/**
+ * A failing enforce-mode probe (no sub-results) or a failing enforce-mode control of one.
+ *
+ * @generated from message nixfleet.ops.v1.ProbeFailure
+ */
+export type ProbeFailure = Message<"nixfleet.ops.v1.ProbeFailure"> & {
+  /**
+   * Row id, in recording order.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Log id of the ProbeResult event.
+   *
+   * @generated from field: uint64 event_id = 2;
+   */
+  eventId: bigint;
+
+  /**
+   * The rollout.
+   *
+   * @generated from field: string rollout_id = 3;
+   */
+  rolloutId: string;
+
+  /**
+   * The host.
+   *
+   * @generated from field: string hostname = 4;
+   */
+  hostname: string;
+
+  /**
+   * The probe.
+   *
+   * @generated from field: string probe_name = 5;
+   */
+  probeName: string;
+
+  /**
+   * The control, for a sub-result row.
+   *
+   * @generated from field: optional string control_id = 6;
+   */
+  controlId?: string | undefined;
+
+  /**
+   * The control's framework, for a sub-result row.
+   *
+   * @generated from field: optional string framework = 7;
+   */
+  framework?: string | undefined;
+
+  /**
+   * Always enforce: other modes never block.
+   *
+   * @generated from field: nixfleet.agent.v1.ProbeMode mode = 8;
+   */
+  mode: ProbeMode;
+
+  /**
+   * The probe's failure reason, when it gave one.
+   *
+   * @generated from field: optional string failure_reason = 9;
+   */
+  failureReason?: string | undefined;
+
+  /**
+   * Agent time of the probe run.
+   *
+   * @generated from field: google.protobuf.Timestamp observed_at = 10;
+   */
+  observedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ProbeFailure.
+ * Use `create(ProbeFailureSchema)` to create a new message.
+ */
+export const ProbeFailureSchema: GenMessage<ProbeFailure> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 21);
+
+/**
+ * A page of probe failures.
+ *
+ * @generated from message nixfleet.ops.v1.ListProbeFailuresResponse
+ */
+export type ListProbeFailuresResponse = Message<"nixfleet.ops.v1.ListProbeFailuresResponse"> & {
+  /**
+   * In recording order.
+   *
+   * @generated from field: repeated nixfleet.ops.v1.ProbeFailure probe_failures = 1;
+   */
+  probeFailures: ProbeFailure[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListProbeFailuresResponse.
+ * Use `create(ListProbeFailuresResponseSchema)` to create a new message.
+ */
+export const ListProbeFailuresResponseSchema: GenMessage<ListProbeFailuresResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 22);
+
+/**
+ * How many hosts of a rollout are in one state.
+ *
+ * @generated from message nixfleet.ops.v1.HostStateCount
+ */
+export type HostStateCount = Message<"nixfleet.ops.v1.HostStateCount"> & {
+  /**
+   * The state.
+   *
+   * @generated from field: nixfleet.agent.v1.HostState state = 1;
+   */
+  state: HostState;
+
+  /**
+   * Hosts in it.
+   *
+   * @generated from field: uint32 count = 2;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.HostStateCount.
+ * Use `create(HostStateCountSchema)` to create a new message.
+ */
+export const HostStateCountSchema: GenMessage<HostStateCount> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 23);
+
+/**
+ * A rollout with its derived status.
+ *
+ * @generated from message nixfleet.ops.v1.RolloutSummary
+ */
+export type RolloutSummary = Message<"nixfleet.ops.v1.RolloutSummary"> & {
+  /**
+   * The rollout as stored.
+   *
+   * @generated from field: nixfleet.ops.v1.Rollout rollout = 1;
+   */
+  rollout?: Rollout | undefined;
+
+  /**
+   * Derived from the host counts.
+   *
+   * @generated from field: nixfleet.ops.v1.RolloutStatus status = 2;
+   */
+  status: RolloutStatus;
+
+  /**
+   * Hosts by state, in state-machine order, states with no host left out.
+   *
+   * @generated from field: repeated nixfleet.ops.v1.HostStateCount host_counts = 3;
+   */
+  hostCounts: HostStateCount[];
+
+  /**
+   * All hosts of the rollout.
+   *
+   * @generated from field: uint32 host_count = 4;
+   */
+  hostCount: number;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.RolloutSummary.
+ * Use `create(RolloutSummarySchema)` to create a new message.
+ */
+export const RolloutSummarySchema: GenMessage<RolloutSummary> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 24);
+
+/**
+ * Names one rollout.
+ *
+ * @generated from message nixfleet.ops.v1.GetRolloutRequest
+ */
+export type GetRolloutRequest = Message<"nixfleet.ops.v1.GetRolloutRequest"> & {
+  /**
+   * The rollout.
+   *
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.GetRolloutRequest.
+ * Use `create(GetRolloutRequestSchema)` to create a new message.
+ */
+export const GetRolloutRequestSchema: GenMessage<GetRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 25);
+
+/**
+ * One rollout with its derived status.
+ *
+ * @generated from message nixfleet.ops.v1.GetRolloutResponse
+ */
+export type GetRolloutResponse = Message<"nixfleet.ops.v1.GetRolloutResponse"> & {
+  /**
+   * The rollout.
+   *
+   * @generated from field: nixfleet.ops.v1.RolloutSummary rollout = 1;
+   */
+  rollout?: RolloutSummary | undefined;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.GetRolloutResponse.
+ * Use `create(GetRolloutResponseSchema)` to create a new message.
+ */
+export const GetRolloutResponseSchema: GenMessage<GetRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 26);
+
+/**
+ * Filters and pages rollouts.
+ *
+ * @generated from message nixfleet.ops.v1.ListRolloutsRequest
+ */
+export type ListRolloutsRequest = Message<"nixfleet.ops.v1.ListRolloutsRequest"> & {
+  /**
+   * Only this channel.
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * At most this many rollouts (default 100, at most 1000).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous call with the same filters.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListRolloutsRequest.
+ * Use `create(ListRolloutsRequestSchema)` to create a new message.
+ */
+export const ListRolloutsRequestSchema: GenMessage<ListRolloutsRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 27);
+
+/**
+ * A page of rollouts.
+ *
+ * @generated from message nixfleet.ops.v1.ListRolloutsResponse
+ */
+export type ListRolloutsResponse = Message<"nixfleet.ops.v1.ListRolloutsResponse"> & {
+  /**
+   * Ordered by id.
+   *
+   * @generated from field: repeated nixfleet.ops.v1.RolloutSummary rollouts = 1;
+   */
+  rollouts: RolloutSummary[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message nixfleet.ops.v1.ListRolloutsResponse.
+ * Use `create(ListRolloutsResponseSchema)` to create a new message.
+ */
+export const ListRolloutsResponseSchema: GenMessage<ListRolloutsResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_ops_v1_rollout_service, 28);
+
+/**
+ * Where a rollout stands, derived from its hosts' states.
+ *
+ * @generated from enum nixfleet.ops.v1.RolloutStatus
+ */
+export enum RolloutStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: ROLLOUT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Hosts are still moving and none failed.
+   *
+   * @generated from enum value: ROLLOUT_STATUS_IN_PROGRESS = 1;
+   */
+  IN_PROGRESS = 1,
+
+  /**
+   * Every host converged.
+   *
+   * @generated from enum value: ROLLOUT_STATUS_CONVERGED = 2;
+   */
+  CONVERGED = 2,
+
+  /**
+   * A host failed and is not (yet) rolled back, or hosts are still moving after a rollback.
+   *
+   * @generated from enum value: ROLLOUT_STATUS_HALTED_ON_FAILURE = 3;
+   */
+  HALTED_ON_FAILURE = 3,
+
+  /**
+   * Every host is done and at least one rolled back.
+   *
+   * @generated from enum value: ROLLOUT_STATUS_REVERTED = 4;
+   */
+  REVERTED = 4,
+}
+
+/**
+ * Describes the enum nixfleet.ops.v1.RolloutStatus.
+ */
+export const RolloutStatusSchema: GenEnum<RolloutStatus> = /*@__PURE__*/
+  enumDesc(file_nixfleet_ops_v1_rollout_service, 0);
+
+/**
  * Rollout administration and observation for operators.
  *
  * @generated from service nixfleet.ops.v1.RolloutService
@@ -601,6 +1314,57 @@ export const RolloutService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRolloutRequestSchema;
     output: typeof WatchRolloutResponseSchema;
+  },
+  /**
+   * Lists events refused on their merits or for unsafe input (the refused-event log), newest
+   * last, filtered and paginated; identical refusals of one event are one entry with a count.
+   *
+   * @generated from rpc nixfleet.ops.v1.RolloutService.ListRefusedEvents
+   */
+  listRefusedEvents: {
+    methodKind: "unary";
+    input: typeof ListRefusedEventsRequestSchema;
+    output: typeof ListRefusedEventsResponseSchema;
+  },
+  /**
+   * Lists the closures quarantined after a rollback, by channel.
+   *
+   * @generated from rpc nixfleet.ops.v1.RolloutService.ListQuarantinedClosures
+   */
+  listQuarantinedClosures: {
+    methodKind: "unary";
+    input: typeof ListQuarantinedClosuresRequestSchema;
+    output: typeof ListQuarantinedClosuresResponseSchema;
+  },
+  /**
+   * Lists failing enforce-mode probes and controls, by rollout, host and probe.
+   *
+   * @generated from rpc nixfleet.ops.v1.RolloutService.ListProbeFailures
+   */
+  listProbeFailures: {
+    methodKind: "unary";
+    input: typeof ListProbeFailuresRequestSchema;
+    output: typeof ListProbeFailuresResponseSchema;
+  },
+  /**
+   * Reads one rollout with its status derived from its hosts' states; not_found if none.
+   *
+   * @generated from rpc nixfleet.ops.v1.RolloutService.GetRollout
+   */
+  getRollout: {
+    methodKind: "unary";
+    input: typeof GetRolloutRequestSchema;
+    output: typeof GetRolloutResponseSchema;
+  },
+  /**
+   * Lists rollouts with their derived status, ordered by id.
+   *
+   * @generated from rpc nixfleet.ops.v1.RolloutService.ListRollouts
+   */
+  listRollouts: {
+    methodKind: "unary";
+    input: typeof ListRolloutsRequestSchema;
+    output: typeof ListRolloutsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_nixfleet_ops_v1_rollout_service, 0);
