@@ -55,6 +55,11 @@ export class HostPanel {
     this.#loadEvents(record);
   }
 
+  /** The shown host's marks changed (liveness, refusals): redraw without reading events. */
+  redraw(record: HostRollout): void {
+    if (record.hostname === this.#hostname) this.#render(record);
+  }
+
   #loadEvents(record: HostRollout | undefined): void {
     const hostname = this.#hostname;
     // Serialized so two quick updates never read the same page twice.

@@ -1,7 +1,7 @@
 // The status page's entry: a hash router over the overview (#/), a rollout
 // (#/rollout/<id>) and a host in it (#/rollout/<id>/host/<hostname>).
 import "./style.css";
-import { createApi } from "./api.js";
+import { createApi, createHostsApi } from "./api.js";
 import { mountRollout, type RolloutView, type ViewContext } from "./rollout-view.js";
 import { mountOverview } from "./rollouts-view.js";
 
@@ -12,6 +12,7 @@ const crumbs = document.getElementById("crumbs") as HTMLElement;
 
 const ctx: ViewContext = {
   api,
+  hosts: createHostsApi(),
   setConnection(state) {
     conn.textContent = state;
     conn.dataset["state"] = state;

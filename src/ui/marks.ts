@@ -1,6 +1,6 @@
-// Marks drawn on a host's cell besides its state color. Each kind comes from a source the
-// service does not expose yet (liveness and seq gaps: issue 12; refused events: issue 13);
-// a source is one function registered here, so adding one touches nothing else.
+// Marks drawn on a host's cell besides its state color. Each kind comes from one source: seq
+// gaps from the record itself, liveness and refusals from live-marks.ts; a source is one
+// function registered here, so adding one touches nothing else.
 import type { HostRollout } from "../../gen/nixfleet/ops/v1/host_rollout_pb.js";
 
 /** What a mark says about a host. */
@@ -23,16 +23,31 @@ export const MARK_STYLES: Record<MarkKind, { readonly label: string; readonly co
 /** Gives the marks one source knows for a host (none when it knows nothing). */
 export type MarkSource = (host: HostRollout) => readonly Mark[];
 
-// Hook point: liveness (unreachable), seq-gap counts and refusal counts each add one source
-// once their RPCs or record fields exist. Until then no host carries a mark.
-const sources: MarkSource[] = [];
+/** The record's own seq gaps (SPEC §8): seqs skipped by applied events and not re-posted. */
+export function seqGapMarks(host: HostRollout): readonly Mark[] {
+  if (host.missingSeqCount === 0n) return [];
+  const lowest = host.missingSeqs[0];
+  const n = host.missingSeqCount;
+  return [
+    {
+      kind: "seq-gap",
+      detail: `${n} event${n === 1n ? "" : "s"} missing${lowest === undefined ? "" : ` (lowest seq ${lowest})`}`,
+    },
+  ];
+}
 
-/** Registers a source of marks (e.g. a liveness map refreshed from ListHosts). */
-export function addMarkSource(source: MarkSource): void {
+const sources: MarkSource[] = [seqGapMarks];
+
+/** Registers a source of marks; returns what removes it again. */
+export function addMarkSource(source: MarkSource): () => void {
   sources.push(source);
+  return () => {
+    const i = sources.indexOf(source);
+    if (i !== -1) sources.splice(i, 1);
+  };
 }
 
 /** Every mark of `host`. */
 export function marksOf(host: HostRollout): Mark[] {
-  return sources.length === 0 ? [] : sources.flatMap((source) => source(host));
+  return sources.flatMap((source) => source(host));
 }

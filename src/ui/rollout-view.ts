@@ -2,11 +2,12 @@
 // updates it; counts, bar and grid repaint once per animation frame for whatever changed.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HostRollout } from "../../gen/nixfleet/ops/v1/host_rollout_pb.js";
-import type { Api } from "./api.js";
+import type { Api, HostsApi } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { HostGrid } from "./grid.js";
 import { HostPanel } from "./host-panel.js";
 import { HostTable } from "./host-table.js";
+import { startLiveMarks } from "./live-marks.js";
 import { marksOf } from "./marks.js";
 import { progressBar } from "./progress-bar.js";
 import { loadQuarantine } from "./quarantine.js";
@@ -15,6 +16,7 @@ import { deriveStatus, STATES, type StateName, stateInfo } from "./states.js";
 /** What the page shell gives a view. */
 export interface ViewContext {
   readonly api: Api;
+  readonly hosts: HostsApi;
   readonly setConnection: (state: "connecting" | "live" | "reconnecting" | "closed") => void;
   readonly navigate: (hash: string) => void;
 }
@@ -215,6 +217,17 @@ export function mountRollout(root: HTMLElement, ctx: ViewContext, rolloutId: str
   }
 
   void watch();
+  startLiveMarks(
+    ctx.api,
+    ctx.hosts,
+    rolloutId,
+    () => {
+      schedule(true);
+      const shown = panel.hostname === undefined ? undefined : table.get(panel.hostname);
+      if (shown !== undefined) panel.redraw(shown);
+    },
+    abort.signal,
+  );
   void showQuarantine();
   return {
     rolloutId,

@@ -169,6 +169,20 @@ describe("status page in Chromium", { skip: browserSkipReason() }, () => {
     await page.waitForSelector('canvas.grid-canvas[data-rendered="3"]');
   });
 
+  test("a host's panel marks its seq gap and its refused events", async () => {
+    const dispatch = { kind: "DispatchAck", currentClosureAtDispatch: "p", receivedAt: at(1) };
+    assert.equal((await post("web-02", { ...dispatch, seq: 1 })).status, 204);
+    const started = { kind: "ActivationStarted", startedAt: at(2), switchMethod: "x", seq: 3 };
+    assert.equal((await post("web-02", started)).status, 204);
+    // A stale DispatchAck: illegal while Activating, recorded and answered 202 (SPEC §10).
+    assert.equal((await post("web-02", { ...dispatch, seq: 4 })).status, 202);
+    await page.goto(`${server.url}/ui/#/rollout/${encodeURIComponent(ROLLOUT)}/host/web-02`);
+    // Refusals have no stream: a freshly opened rollout reads them (then every 30 s).
+    await page.reload();
+    await waitText('.host-panel li[data-mark="seq-gap"]', "1 event missing (lowest seq 2)");
+    await waitText('.host-panel li[data-mark="refused"]', "1 refused event");
+  });
+
   test("a larger rollout is drawn as squares; clicking one opens that host", async () => {
     const many = Array.from({ length: 300 }, (_, i) => `n-${String(i).padStart(3, "0")}`);
     await openTestRollout(server, "big@0abc", many);
