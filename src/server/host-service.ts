@@ -18,6 +18,7 @@ import type { Database } from "../storage/database.js";
 import { type HostFilter, type HostRow, listHosts } from "../storage/hosts.js";
 import { timestampOf } from "./convert/encode-host-rollout.js";
 import { serviceError, toConnectError } from "./service-error.js";
+import { openWatchFeed } from "./watch-feed.js";
 
 export interface HostServiceDeps {
   readonly database: Database;
@@ -29,8 +30,6 @@ export interface HostServiceDeps {
 
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
-/** A watcher further behind than this many changes is ended; it can reconnect. */
-const MAX_WATCH_BACKLOG = 10_000;
 
 function invalid(field: string, message: string): never {
   throw toConnectError(serviceError("invalid_argument", `${field}: ${message}`, { field }));
@@ -97,17 +96,11 @@ export function createHostService(deps: HostServiceDeps): ServiceImpl<typeof Hos
    * what this watcher last saw for the host, so nothing repeats across the boundary.
    */
   async function* watch(context: HandlerContext): AsyncGenerator<WatchHostsResponse> {
-    const backlog: LivenessChange[] = [];
-    let wake: (() => void) | undefined;
-    let overflow = false;
-    const unsubscribe = liveness.subscribe((change) => {
-      if (backlog.length >= MAX_WATCH_BACKLOG) overflow = true;
-      else backlog.push(change);
-      wake?.();
-    });
-    const onAbort = () => wake?.();
-    context.signal.addEventListener("abort", onAbort);
-    stopping.addEventListener("abort", onAbort);
+    const feed = openWatchFeed<LivenessChange>(
+      (listener) => liveness.subscribe(listener),
+      context.signal,
+      stopping,
+    );
     try {
       const seen = new Map<string, boolean>();
       const cutoff = liveness.cutoff();
@@ -133,22 +126,7 @@ export function createHostService(deps: HostServiceDeps): ServiceImpl<typeof Hos
       yield create(WatchHostsResponseSchema, {
         update: { case: "snapshotComplete", value: { hostCount: count } },
       });
-      while (!context.signal.aborted && !stopping.aborted) {
-        if (overflow) {
-          throw toConnectError(
-            serviceError("resource_exhausted", "watcher fell too far behind; reconnect", {
-              retryAfterSeconds: 1,
-            }),
-          );
-        }
-        const change = backlog.shift();
-        if (change === undefined) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
-          continue;
-        }
+      for (let change = await feed.next(); change !== undefined; change = await feed.next()) {
         if (seen.get(change.host.hostname) === change.reachable) continue;
         seen.set(change.host.hostname, change.reachable);
         yield create(WatchHostsResponseSchema, {
@@ -156,9 +134,7 @@ export function createHostService(deps: HostServiceDeps): ServiceImpl<typeof Hos
         });
       }
     } finally {
-      unsubscribe();
-      context.signal.removeEventListener("abort", onAbort);
-      stopping.removeEventListener("abort", onAbort);
+      feed.close();
     }
   }
 }

@@ -33,6 +33,7 @@ import { MAX_CLOSURE, machineIdProblem, rolloutIdProblem } from "./convert/ident
 import { textProblem } from "./convert/text-problem.js";
 import { createOperatorViews } from "./operator-views-service.js";
 import { type ServiceError, serviceError, toConnectError } from "./service-error.js";
+import { openWatchFeed } from "./watch-feed.js";
 
 export interface RolloutServiceDeps {
   readonly database: Database;
@@ -45,8 +46,6 @@ export interface RolloutServiceDeps {
 const MAX_HOSTS = 100_000;
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
-/** A watcher further behind than this many changes is ended; it can reconnect. */
-const MAX_WATCH_BACKLOG = 10_000;
 
 function fail(error: ServiceError): never {
   throw toConnectError(error);
@@ -214,17 +213,11 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
    * reflects (by each host's seq), so nothing is lost or repeated across the boundary.
    */
   async function* watch(id: string, context: HandlerContext): AsyncGenerator<WatchRolloutResponse> {
-    const backlog: HostChange[] = [];
-    let wake: (() => void) | undefined;
-    let overflow = false;
-    const unsubscribe = hub.subscribe(id, (change) => {
-      if (backlog.length >= MAX_WATCH_BACKLOG) overflow = true;
-      else backlog.push(change);
-      wake?.();
-    });
-    const onAbort = () => wake?.();
-    context.signal.addEventListener("abort", onAbort);
-    stopping.addEventListener("abort", onAbort);
+    const feed = openWatchFeed<HostChange>(
+      (listener) => hub.subscribe(id, listener),
+      context.signal,
+      stopping,
+    );
     try {
       // On PostgreSQL the hub follows the shared log: read the snapshot only once it does.
       await hub.ready(id).catch(() =>
@@ -255,38 +248,14 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
       yield create(WatchRolloutResponseSchema, {
         update: { case: "snapshotComplete", value: { hostCount: count } },
       });
-      while (!context.signal.aborted && !stopping.aborted) {
-        if (overflow)
-          fail(
-            serviceError("resource_exhausted", "watcher fell too far behind; reconnect", {
-              retryAfterSeconds: 1,
-            }),
-          );
-        const change = backlog.shift();
-        if (change === undefined) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
-          continue;
-        }
+      for (let change = await feed.next(); change !== undefined; change = await feed.next()) {
         const known = seqs.get(change.hostname) ?? 0;
         if (change.record.lastEventSeq <= known) continue;
         seqs.set(change.hostname, change.record.lastEventSeq);
         yield changeMessage(change);
       }
-      // A watch the shutdown ends did not finish: a client reading OK would stop watching
-      // instead of reconnecting to another replica. A client that went away hears nothing.
-      if (stopping.aborted && !context.signal.aborted)
-        fail(
-          serviceError("unavailable", "the server is shutting down; reconnect to watch on", {
-            retryAfterSeconds: 1,
-          }),
-        );
     } finally {
-      unsubscribe();
-      context.signal.removeEventListener("abort", onAbort);
-      stopping.removeEventListener("abort", onAbort);
+      feed.close();
     }
   }
 }
