@@ -2,36 +2,15 @@
 // retry like real ones, RSS from /proc, and stored-vs-acknowledged accounting.
 import { readFileSync } from "node:fs";
 import { type ClientHttp2Session, connect } from "node:http2";
-import { systemClock } from "../../src/runtime/clock.js";
 import { createDatabase } from "../../src/storage/database.js";
-import { migrateToLatest } from "../../src/storage/migrate.js";
-import { openRollout } from "../../src/storage/open-rollout.js";
 import { streamBody } from "../../test/e2e/agent-stream.js";
-import type { Identity } from "../../test/e2e/harness.js";
+import { HOSTS, type Identity, openRolloutInStore } from "../../test/e2e/harness.js";
 
-export const AGENTS = ["web-01", "web-02", "db-01", "h1", "h2", "h3", "h4"];
+/** The agents of a fault run: the test PKI's hosts. */
+export const AGENTS = HOSTS;
 
 /** Opens `rolloutId` for every agent in the store at `db` (migrating it first). */
-export async function openStore(db: string, rolloutId: string): Promise<void> {
-  const database = await createDatabase(db);
-  try {
-    await migrateToLatest(database);
-    const result = await openRollout(
-      database.db,
-      {
-        rolloutId,
-        channel: rolloutId.split("@")[0] as string,
-        policy: "halt",
-        soakDurationSecs: 0,
-        hosts: AGENTS.map((h) => ({ hostname: h, targetClosure: `next-${h}` })),
-      },
-      systemClock.now(),
-    );
-    if (!result.ok) throw new Error(result.message);
-  } finally {
-    await database.close();
-  }
-}
+export const openStore = openRolloutInStore;
 
 /** (host → seqs in the log) and the number of (host, seq) pairs logged more than once. */
 export async function stored(

@@ -4,35 +4,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
-import { systemClock } from "../../src/runtime/clock.js";
-import { createDatabase } from "../../src/storage/database.js";
-import { migrateToLatest } from "../../src/storage/migrate.js";
-import { openRollout } from "../../src/storage/open-rollout.js";
 import { type AgentLog, runAgent } from "./agent-stream.js";
-import { cleanup, makeTestPki, spawnFlags, spawnServer, type TestPki } from "./harness.js";
-
-const AGENTS = ["web-01", "web-02", "db-01", "h1", "h2", "h3", "h4"];
-
-async function openInDatabase(path: string, rolloutId: string): Promise<void> {
-  const database = await createDatabase(path);
-  try {
-    await migrateToLatest(database);
-    const result = await openRollout(
-      database.db,
-      {
-        rolloutId,
-        channel: rolloutId.split("@")[0] as string,
-        policy: "halt",
-        soakDurationSecs: 0,
-        hosts: AGENTS.map((h) => ({ hostname: h, targetClosure: `next-${h}` })),
-      },
-      systemClock.now(),
-    );
-    assert.ok(result.ok);
-  } finally {
-    await database.close();
-  }
-}
+import {
+  cleanup,
+  HOSTS,
+  makeTestPki,
+  openRolloutInStore,
+  spawnFlags,
+  spawnServer,
+  type TestPki,
+} from "./harness.js";
 
 /** Seqs in the event log per host, read through a connection of our own. */
 function storedSeqs(path: string, rolloutId: string): Map<string, Set<number>> {
@@ -115,7 +96,7 @@ describe("durable replies", () => {
     const slow = reducerDelayMs > 0 ? `, commits slowed by ${reducerDelayMs} ms` : "";
     test(`kill -9 ${killAfterMs} ms after the first acknowledgement${slow} loses none (round ${round + 1})`, async () => {
       const rolloutId = `kill${round}@0${round}`;
-      await openInDatabase(dbPath, rolloutId);
+      await openRolloutInStore(dbPath, rolloutId);
       const server = await spawnServer({
         flags: spawnFlags(pki, [
           "--db",
@@ -129,7 +110,7 @@ describe("durable replies", () => {
       const acknowledged = new Promise<void>((resolve) => {
         firstAck = resolve;
       });
-      const agents = AGENTS.map((h) =>
+      const agents = HOSTS.map((h) =>
         runAgent(server.url, pki.ca, pki.agent(h), h, rolloutId, stop.signal, {
           onAcknowledged: () => firstAck(),
         }),
@@ -160,12 +141,12 @@ describe("durable replies", () => {
 
   test("SIGTERM under load: every accepted request is answered, every success committed, exit 0", async () => {
     const rolloutId = "term@0f";
-    await openInDatabase(dbPath, rolloutId);
+    await openRolloutInStore(dbPath, rolloutId);
     const server = await spawnServer({
       flags: spawnFlags(pki, ["--db", dbPath, "--debug-reducer-delay-ms", "5"]),
     });
     const stop = new AbortController();
-    const agents = AGENTS.map((h) =>
+    const agents = HOSTS.map((h) =>
       runAgent(server.url, pki.ca, pki.agent(h), h, rolloutId, stop.signal),
     );
     await new Promise((r) => setTimeout(r, 600));

@@ -20,6 +20,8 @@ import { issueCertificateAuthority } from "../../src/pki/issue-certificate-autho
 import { issueLeafCertificate } from "../../src/pki/issue-leaf-certificate.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { type RunningService, startService } from "../../src/server/start-service.js";
+import { createDatabase } from "../../src/storage/database.js";
+import { migrateToLatest } from "../../src/storage/migrate.js";
 import { openRollout } from "../../src/storage/open-rollout.js";
 
 export const SUFFIX = "fleet.lab.internal";
@@ -314,4 +316,29 @@ export function writeRevocations(pki: TestPki, entries: unknown[]): string {
   const path = join(pki.dir, "revocations.json");
   writeFileSync(path, JSON.stringify(entries));
   return path;
+}
+
+/**
+ * Opens `rolloutId` for every test host (target `next-<host>`, policy halt, no soak) straight
+ * in the store at `db`, migrating it first: for servers spawned on that store afterwards.
+ */
+export async function openRolloutInStore(db: string, rolloutId: string): Promise<void> {
+  const database = await createDatabase(db);
+  try {
+    await migrateToLatest(database);
+    const result = await openRollout(
+      database.db,
+      {
+        rolloutId,
+        channel: rolloutId.split("@")[0] as string,
+        policy: "halt",
+        soakDurationSecs: 0,
+        hosts: HOSTS.map((h) => ({ hostname: h, targetClosure: `next-${h}` })),
+      },
+      systemClock.now(),
+    );
+    if (!result.ok) throw new Error(result.message);
+  } finally {
+    await database.close();
+  }
 }
