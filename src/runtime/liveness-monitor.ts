@@ -55,8 +55,14 @@ export async function startLivenessMonitor(options: LivenessOptions): Promise<Li
   let unreachable = new Set((await unreachableHosts(database.db, cutoff())).map((h) => h.hostname));
 
   let checking: Promise<void> | undefined;
+  // Hosts heard while a check reads the table: its read may predate their heartbeat, so it
+  // must not put them back among the unreachable (they would then never be reported again).
+  let heardDuringCheck = new Set<string>();
   async function checkOnce(): Promise<void> {
-    const now = await unreachableHosts(database.db, cutoff());
+    heardDuringCheck = new Set();
+    const now = (await unreachableHosts(database.db, cutoff())).filter(
+      (h) => !heardDuringCheck.has(h.hostname),
+    );
     const next = new Set(now.map((h) => h.hostname));
     for (const host of now) {
       known.add(host.hostname);
@@ -83,6 +89,7 @@ export async function startLivenessMonitor(options: LivenessOptions): Promise<Li
     cutoff,
     heard(hosts) {
       for (const h of hosts) {
+        heardDuringCheck.add(h.hostname);
         const wasUnreachable = unreachable.delete(h.hostname);
         const isNew = !known.has(h.hostname);
         known.add(h.hostname);
