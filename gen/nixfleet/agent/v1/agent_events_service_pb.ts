@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nixfleet/agent/v1/agent_events_service.proto.
  */
 export const file_nixfleet_agent_v1_agent_events_service: GenFile = /*@__PURE__*/
-  fileDesc("CixuaXhmbGVldC9hZ2VudC92MS9hZ2VudF9ldmVudHNfc2VydmljZS5wcm90bxIRbml4ZmxlZXQuYWdlbnQudjEieQoQUG9zdEV2ZW50UmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRISCgpyb2xsb3V0X2lkGAIgASgJEiwKBWV2ZW50GAMgASgLMh0ubml4ZmxlZXQuYWdlbnQudjEuQWdlbnRFdmVudBIRCglzaWduYXR1cmUYBCABKAwixwEKEVBvc3RFdmVudFJlc3BvbnNlEisKB291dGNvbWUYASABKA4yGi5uaXhmbGVldC5hZ2VudC52MS5PdXRjb21lEisKBXN0YXRlGAIgASgOMhwubml4ZmxlZXQuYWdlbnQudjEuSG9zdFN0YXRlEhYKDmxhc3RfZXZlbnRfc2VxGAMgASgEEg8KB3NlcV9nYXAYCiABKAQSGQoRbWlzc2luZ19zZXFfY291bnQYCyABKAQSFAoMbWlzc2luZ19zZXFzGAwgAygEIqYBChBIZWFydGJlYXRSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJEhcKCnJvbGxvdXRfaWQYAiABKAlIAIgBARIcCg9jdXJyZW50X2Nsb3N1cmUYAyABKAlIAYgBARImCgJhdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDQoLX3JvbGxvdXRfaWRCEgoQX2N1cnJlbnRfY2xvc3VyZSK1BAoQQm9vdHN0cmFwUm9sbG91dBISCgpyb2xsb3V0X2lkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB2NoYW5uZWwYAyABKAkSKwoFc3RhdGUYBCABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSFgoOdGFyZ2V0X2Nsb3N1cmUYBSABKAkSKAobY3VycmVudF9jbG9zdXJlX2F0X2Rpc3BhdGNoGAYgASgJSACIAQESHAoPY3VycmVudF9jbG9zdXJlGAcgASgJSAGIAQESMQoNZGlzcGF0Y2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRZGlzcGF0Y2hfYWNrZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKFWFjdGl2YXRpb25fc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoXYWN0aXZhdGlvbl9jb21wbGV0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3NvYWtfZHVlX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5sYXN0X2V2ZW50X3NlcRgNIAEoBEIeChxfY3VycmVudF9jbG9zdXJlX2F0X2Rpc3BhdGNoQhIKEF9jdXJyZW50X2Nsb3N1cmUirwEKEUhlYXJ0YmVhdFJlc3BvbnNlEi8KC3JlY2VpdmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI/ChJib290c3RyYXBfcm9sbG91dHMYAiADKAsyIy5uaXhmbGVldC5hZ2VudC52MS5Cb290c3RyYXBSb2xsb3V0EhgKC3JlcGxheV9mcm9tGAMgASgESACIAQFCDgoMX3JlcGxheV9mcm9tKk4KB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfQVBQTElFRBABEhUKEU9VVENPTUVfRFVQTElDQVRFEAIq1QEKCUhvc3RTdGF0ZRIaChZIT1NUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSSE9TVF9TVEFURV9QRU5ESU5HEAESGQoVSE9TVF9TVEFURV9BQ1RJVkFUSU5HEAISFwoTSE9TVF9TVEFURV9ERUZFUlJFRBADEhYKEkhPU1RfU1RBVEVfU09BS0lORxAEEhgKFEhPU1RfU1RBVEVfQ09OVkVSR0VEEAUSFQoRSE9TVF9TVEFURV9GQUlMRUQQBhIXChNIT1NUX1NUQVRFX1JFVkVSVEVEEAcygQIKEkFnZW50RXZlbnRzU2VydmljZRJzCglQb3N0RXZlbnQSIy5uaXhmbGVldC5hZ2VudC52MS5Qb3N0RXZlbnRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuUG9zdEV2ZW50UmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2FnZW50L2V2ZW50cxJ2CglIZWFydGJlYXQSIy5uaXhmbGVldC5hZ2VudC52MS5IZWFydGJlYXRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuSGVhcnRiZWF0UmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL2FnZW50L2hlYXJ0YmVhdGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_nixfleet_agent_v1_events]);
+  fileDesc("CixuaXhmbGVldC9hZ2VudC92MS9hZ2VudF9ldmVudHNfc2VydmljZS5wcm90bxIRbml4ZmxlZXQuYWdlbnQudjEieQoQUG9zdEV2ZW50UmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRISCgpyb2xsb3V0X2lkGAIgASgJEiwKBWV2ZW50GAMgASgLMh0ubml4ZmxlZXQuYWdlbnQudjEuQWdlbnRFdmVudBIRCglzaWduYXR1cmUYBCABKAwixwEKEVBvc3RFdmVudFJlc3BvbnNlEisKB291dGNvbWUYASABKA4yGi5uaXhmbGVldC5hZ2VudC52MS5PdXRjb21lEisKBXN0YXRlGAIgASgOMhwubml4ZmxlZXQuYWdlbnQudjEuSG9zdFN0YXRlEhYKDmxhc3RfZXZlbnRfc2VxGAMgASgEEg8KB3NlcV9nYXAYCiABKAQSGQoRbWlzc2luZ19zZXFfY291bnQYCyABKAQSFAoMbWlzc2luZ19zZXFzGAwgAygEIlYKEVBvc3RFdmVudHNSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJEi8KBmV2ZW50cxgCIAMoCzIfLm5peGZsZWV0LmFnZW50LnYxLkJhdGNoZWRFdmVudCJjCgxCYXRjaGVkRXZlbnQSEgoKcm9sbG91dF9pZBgBIAEoCRIsCgVldmVudBgCIAEoCzIdLm5peGZsZWV0LmFnZW50LnYxLkFnZW50RXZlbnQSEQoJc2lnbmF0dXJlGAMgASgMIkcKElBvc3RFdmVudHNSZXNwb25zZRIxCgh2ZXJkaWN0cxgBIAMoCzIfLm5peGZsZWV0LmFnZW50LnYxLkV2ZW50VmVyZGljdCKDAQoMRXZlbnRWZXJkaWN0EjgKCGFjY2VwdGVkGAEgASgLMiQubml4ZmxlZXQuYWdlbnQudjEuUG9zdEV2ZW50UmVzcG9uc2VIABIuCgVlcnJvchgCIAEoCzIdLm5peGZsZWV0LmFnZW50LnYxLkV2ZW50RXJyb3JIAEIJCgd2ZXJkaWN0IisKCkV2ZW50RXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIqYBChBIZWFydGJlYXRSZXF1ZXN0EhAKCGhvc3RuYW1lGAEgASgJEhcKCnJvbGxvdXRfaWQYAiABKAlIAIgBARIcCg9jdXJyZW50X2Nsb3N1cmUYAyABKAlIAYgBARImCgJhdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDQoLX3JvbGxvdXRfaWRCEgoQX2N1cnJlbnRfY2xvc3VyZSK1BAoQQm9vdHN0cmFwUm9sbG91dBISCgpyb2xsb3V0X2lkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB2NoYW5uZWwYAyABKAkSKwoFc3RhdGUYBCABKA4yHC5uaXhmbGVldC5hZ2VudC52MS5Ib3N0U3RhdGUSFgoOdGFyZ2V0X2Nsb3N1cmUYBSABKAkSKAobY3VycmVudF9jbG9zdXJlX2F0X2Rpc3BhdGNoGAYgASgJSACIAQESHAoPY3VycmVudF9jbG9zdXJlGAcgASgJSAGIAQESMQoNZGlzcGF0Y2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRZGlzcGF0Y2hfYWNrZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKFWFjdGl2YXRpb25fc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoXYWN0aXZhdGlvbl9jb21wbGV0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3NvYWtfZHVlX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5sYXN0X2V2ZW50X3NlcRgNIAEoBEIeChxfY3VycmVudF9jbG9zdXJlX2F0X2Rpc3BhdGNoQhIKEF9jdXJyZW50X2Nsb3N1cmUirwEKEUhlYXJ0YmVhdFJlc3BvbnNlEi8KC3JlY2VpdmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI/ChJib290c3RyYXBfcm9sbG91dHMYAiADKAsyIy5uaXhmbGVldC5hZ2VudC52MS5Cb290c3RyYXBSb2xsb3V0EhgKC3JlcGxheV9mcm9tGAMgASgESACIAQFCDgoMX3JlcGxheV9mcm9tKk4KB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhMKD09VVENPTUVfQVBQTElFRBABEhUKEU9VVENPTUVfRFVQTElDQVRFEAIq1QEKCUhvc3RTdGF0ZRIaChZIT1NUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSSE9TVF9TVEFURV9QRU5ESU5HEAESGQoVSE9TVF9TVEFURV9BQ1RJVkFUSU5HEAISFwoTSE9TVF9TVEFURV9ERUZFUlJFRBADEhYKEkhPU1RfU1RBVEVfU09BS0lORxAEEhgKFEhPU1RfU1RBVEVfQ09OVkVSR0VEEAUSFQoRSE9TVF9TVEFURV9GQUlMRUQQBhIXChNIT1NUX1NUQVRFX1JFVkVSVEVEEAcy/wIKEkFnZW50RXZlbnRzU2VydmljZRJzCglQb3N0RXZlbnQSIy5uaXhmbGVldC5hZ2VudC52MS5Qb3N0RXZlbnRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuUG9zdEV2ZW50UmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2FnZW50L2V2ZW50cxJ8CgpQb3N0RXZlbnRzEiQubml4ZmxlZXQuYWdlbnQudjEuUG9zdEV2ZW50c1JlcXVlc3QaJS5uaXhmbGVldC5hZ2VudC52MS5Qb3N0RXZlbnRzUmVzcG9uc2UiIYLT5JMCGzoBKiIWL3YxL2FnZW50L2V2ZW50czpiYXRjaBJ2CglIZWFydGJlYXQSIy5uaXhmbGVldC5hZ2VudC52MS5IZWFydGJlYXRSZXF1ZXN0GiQubml4ZmxlZXQuYWdlbnQudjEuSGVhcnRiZWF0UmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL2FnZW50L2hlYXJ0YmVhdGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_nixfleet_agent_v1_events]);
 
 /**
  * One event for one host in one rollout.
@@ -121,6 +121,170 @@ export const PostEventResponseSchema: GenMessage<PostEventResponse> = /*@__PURE_
   messageDesc(file_nixfleet_agent_v1_agent_events_service, 1);
 
 /**
+ * Many events of one host (PostEvents). Events of one rollout must be in ascending seq order;
+ * events of different rollouts may be interleaved in any way (each rollout's order is kept).
+ *
+ * @generated from message nixfleet.agent.v1.PostEventsRequest
+ */
+export type PostEventsRequest = Message<"nixfleet.agent.v1.PostEventsRequest"> & {
+  /**
+   * The host's machine id; must equal the machine id of the client certificate. One host per
+   * call: every event below is this host's.
+   *
+   * @generated from field: string hostname = 1;
+   */
+  hostname: string;
+
+  /**
+   * The events, at least one and at most the server's cap (256 unless configured lower).
+   *
+   * @generated from field: repeated nixfleet.agent.v1.BatchedEvent events = 2;
+   */
+  events: BatchedEvent[];
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.PostEventsRequest.
+ * Use `create(PostEventsRequestSchema)` to create a new message.
+ */
+export const PostEventsRequestSchema: GenMessage<PostEventsRequest> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 2);
+
+/**
+ * One event of a PostEvents call: a PostEventRequest without the hostname, with the same
+ * fields, rules and field names (so a verdict's message names fields as PostEvent's would).
+ *
+ * @generated from message nixfleet.agent.v1.BatchedEvent
+ */
+export type BatchedEvent = Message<"nixfleet.agent.v1.BatchedEvent"> & {
+  /**
+   * The rollout, "<channel>@<channel_ref>": channel [a-z0-9_-]+, ref lowercase hex.
+   *
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+
+  /**
+   * The event.
+   *
+   * @generated from field: nixfleet.agent.v1.AgentEvent event = 2;
+   */
+  event?: AgentEvent | undefined;
+
+  /**
+   * Optional signature, as in PostEventRequest.signature.
+   *
+   * @generated from field: bytes signature = 3;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.BatchedEvent.
+ * Use `create(BatchedEventSchema)` to create a new message.
+ */
+export const BatchedEventSchema: GenMessage<BatchedEvent> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 3);
+
+/**
+ * The verdicts of a PostEvents call, answered once every one of them is durable.
+ *
+ * @generated from message nixfleet.agent.v1.PostEventsResponse
+ */
+export type PostEventsResponse = Message<"nixfleet.agent.v1.PostEventsResponse"> & {
+  /**
+   * Exactly one per event, in the request's order.
+   *
+   * @generated from field: repeated nixfleet.agent.v1.EventVerdict verdicts = 1;
+   */
+  verdicts: EventVerdict[];
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.PostEventsResponse.
+ * Use `create(PostEventsResponseSchema)` to create a new message.
+ */
+export const PostEventsResponseSchema: GenMessage<PostEventsResponse> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 4);
+
+/**
+ * What became of one event of a PostEvents call.
+ *
+ * What an agent should do with each, as with PostEvent: `accepted` (APPLIED or DUPLICATE):
+ * done, drop the event from the queue. `error` with a code other than resource_exhausted or
+ * unavailable: the event is refused for good (a refusal on its merits is recorded for
+ * operators, SPEC §10); do not retry it, drop it and go on with the next one. `error` with
+ * resource_exhausted or unavailable: the event was not committed; retry it with the same seq
+ * after the hinted delay, together with every later event of the same rollout in this call,
+ * which then get that same error without being attempted (so a rollout's events are never
+ * applied out of order). Events of other rollouts are not held back.
+ *
+ * @generated from message nixfleet.agent.v1.EventVerdict
+ */
+export type EventVerdict = Message<"nixfleet.agent.v1.EventVerdict"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof nixfleet.agent.v1.EventVerdict.verdict
+   */
+  verdict: {
+    /**
+     * The event was applied, or was a duplicate (seq at or below the record's last applied
+     * seq): exactly what PostEvent answers.
+     *
+     * @generated from field: nixfleet.agent.v1.PostEventResponse accepted = 1;
+     */
+    value: PostEventResponse;
+    case: "accepted";
+  } | {
+    /**
+     * The event was not applied: the error PostEvent would have answered for it.
+     *
+     * @generated from field: nixfleet.agent.v1.EventError error = 2;
+     */
+    value: EventError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.EventVerdict.
+ * Use `create(EventVerdictSchema)` to create a new message.
+ */
+export const EventVerdictSchema: GenMessage<EventVerdict> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 5);
+
+/**
+ * The error PostEvent would have answered for one event.
+ *
+ * @generated from message nixfleet.agent.v1.EventError
+ */
+export type EventError = Message<"nixfleet.agent.v1.EventError"> & {
+  /**
+   * The Connect code name, snake_case: "invalid_argument", "not_found",
+   * "failed_precondition", "unavailable", "resource_exhausted".
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * What is wrong, naming the field ("event.seq: ...", paths as in PostEventRequest) or the
+   * rule that refused the event.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message nixfleet.agent.v1.EventError.
+ * Use `create(EventErrorSchema)` to create a new message.
+ */
+export const EventErrorSchema: GenMessage<EventError> = /*@__PURE__*/
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 6);
+
+/**
  * A host's heartbeat (SPEC §8).
  *
  * @generated from message nixfleet.agent.v1.HeartbeatRequest
@@ -160,7 +324,7 @@ export type HeartbeatRequest = Message<"nixfleet.agent.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_nixfleet_agent_v1_agent_events_service, 2);
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 7);
 
 /**
  * The control plane's view of one active host-rollout record, sent so an agent that lost its
@@ -266,7 +430,7 @@ export type BootstrapRollout = Message<"nixfleet.agent.v1.BootstrapRollout"> & {
  * Use `create(BootstrapRolloutSchema)` to create a new message.
  */
 export const BootstrapRolloutSchema: GenMessage<BootstrapRollout> = /*@__PURE__*/
-  messageDesc(file_nixfleet_agent_v1_agent_events_service, 3);
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 8);
 
 /**
  * What the control plane answers a heartbeat with, once its effects are committed.
@@ -303,7 +467,7 @@ export type HeartbeatResponse = Message<"nixfleet.agent.v1.HeartbeatResponse"> &
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_nixfleet_agent_v1_agent_events_service, 4);
+  messageDesc(file_nixfleet_agent_v1_agent_events_service, 9);
 
 /**
  * What became of an accepted event.
@@ -428,6 +592,29 @@ export const AgentEventsService: GenService<{
     methodKind: "unary";
     input: typeof PostEventRequestSchema;
     output: typeof PostEventResponseSchema;
+  },
+  /**
+   * Posts many events of the calling host at once: the backlog of an agent that was offline.
+   * The events are taken in the request's order, each with exactly the rules of PostEvent, and
+   * the reply (sent once every verdict is durable) holds one verdict per event, in that order.
+   *
+   * The whole call fails, with nothing queued or applied, when: the caller is not an agent, or
+   * hostname is not the certificate's machine id (permission_denied); events is empty or holds
+   * more than the server's cap (invalid_argument naming the cap; 256 unless configured lower);
+   * the request exceeds the message size limit (resource_exhausted); the ingest queue cannot
+   * take every event of the call at once (resource_exhausted with a retry-after hint and a
+   * google.rpc.RetryInfo detail: retry the same call after the delay); the control plane is
+   * starting, shutting down or cannot reach its store (unavailable: retry the same call).
+   *
+   * Otherwise the call succeeds and each event gets its own EventVerdict: what PostEvent would
+   * have answered for that event, had the events been posted one by one in this order.
+   *
+   * @generated from rpc nixfleet.agent.v1.AgentEventsService.PostEvents
+   */
+  postEvents: {
+    methodKind: "unary";
+    input: typeof PostEventsRequestSchema;
+    output: typeof PostEventsResponseSchema;
   },
   /**
    * Reports that the calling host is alive and which closure it runs (SPEC §8). The control
