@@ -16,6 +16,7 @@ let
       "--agent-cn-suffix" cfg.agentCnSuffix
       "--channel-capacity" (toString cfg.channelCapacity)
       "--batch-size" (toString cfg.batchSize)
+      "--max-events-per-call" (toString cfg.maxEventsPerCall)
       "--max-message-bytes" (toString cfg.maxMessageBytes)
       "--retry-after" (toString cfg.retryAfter)
       "--shutdown-timeout" (toString cfg.shutdownTimeout)
@@ -158,6 +159,12 @@ in
       type = types.enum [ "fatal" "error" "warn" "info" "debug" "trace" "silent" ];
       default = "info";
       description = "pino log level (JSON lines on stdout, into the journal).";
+    };
+
+    maxEventsPerCall = mkOption {
+      type = types.ints.positive;
+      default = 256;
+      description = "Most events one PostEvents call may hold (never more than channelCapacity).";
     };
 
     maxProbesPerRecord = mkOption {

@@ -63,6 +63,8 @@ export interface ServiceConfig {
   readonly bindingRefusals: "record" | "status";
   /** Most distinct probe names one record may hold; a ProbeResult adding more is refused. */
   readonly maxProbesPerRecord: number;
+  /** Most events one PostEvents call may hold (never more than the channel capacity). */
+  readonly maxEventsPerCall: number;
   /** Per-peer and total resource bounds of the listener (src/server/connection-limits.ts). */
   readonly limits: ConnectionLimits;
   /** Who may call gRPC reflection: operators only (default), any fleet certificate, or none. */
@@ -105,6 +107,10 @@ export const SERVE_FLAGS = {
   },
   "channel-capacity": { type: "string", help: "ingest channel capacity (default 1024)" },
   "batch-size": { type: "string", help: "largest reducer batch (default 256)" },
+  "max-events-per-call": {
+    type: "string",
+    help: "most events one PostEvents call may hold (default 256, capped at --channel-capacity)",
+  },
   "metrics-listen": {
     type: "string",
     help: "also serve /metrics, /healthz, /readyz over plain HTTP here (loopback only unless allowed)",
@@ -309,6 +315,7 @@ export function parseServeConfig(
     revocations: get("revocations"),
     channelCapacity: positiveInt(get("channel-capacity"), "channel-capacity", 1024),
     batchSize: positiveInt(get("batch-size"), "batch-size", 256),
+    maxEventsPerCall: positiveInt(get("max-events-per-call"), "max-events-per-call", 256),
     metricsListen:
       metricsListen === undefined
         ? undefined

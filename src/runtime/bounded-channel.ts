@@ -12,6 +12,11 @@ export interface BoundedChannel<T> {
   /** Queues an item, or returns false when the channel is full or closed. Never waits. */
   trySend(item: T): boolean;
   /**
+   * Queues every item, in order, or none of them (returns false) when they do not all fit or
+   * the channel is closed: a batch is never half-queued. Never waits.
+   */
+  trySendAll(items: readonly T[]): boolean;
+  /**
    * Waits until at least one item is queued (or the channel is closed), then takes up to
    * `max` items in order. Resolves to an empty array only once closed and drained.
    */
@@ -50,6 +55,15 @@ export function createBoundedChannel<T>(capacity: number): BoundedChannel<T> {
       slots[(head + depth) % capacity] = item;
       depth++;
       if (waiter !== undefined) wake();
+      return true;
+    },
+    trySendAll(items) {
+      if (closed || depth + items.length > capacity) return false;
+      for (const item of items) {
+        slots[(head + depth) % capacity] = item;
+        depth++;
+      }
+      if (items.length > 0 && waiter !== undefined) wake();
       return true;
     },
     async receive(max) {

@@ -14,6 +14,12 @@ export interface PendingItem<I, O> {
   /** performance.now() when the item was queued, for the reducer-lag metric. */
   readonly enqueuedAt: number;
   settle(settlement: Settlement<O>): void;
+  /**
+   * Asked just before the item's batch is applied: a settlement here settles the item with it
+   * and leaves it out of the batch. PostEvents uses it so that once an event of a rollout
+   * failed to commit, the call's later events of that rollout are not applied ahead of it.
+   */
+  skip?(): Settlement<O> | undefined;
 }
 
 /** Measurements of one committed (or failed) batch. */
@@ -74,7 +80,15 @@ export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
   // split in halves and each half retried, down to the offending events, so one poison pill
   // never fails its neighbours. Any other failure (an outage) fails the batch at once:
   // retrying halves against a store that is down would only multiply the load.
-  async function commit(batch: PendingItem<I, O>[]): Promise<void> {
+  async function commit(taken: PendingItem<I, O>[]): Promise<void> {
+    // Skips are asked here, after every earlier (sub-)batch was settled, so a failure settled
+    // there is seen by the items that depend on it, halves of a split batch included.
+    const batch = taken.filter((p) => {
+      const skipped = p.skip?.();
+      if (skipped !== undefined) p.settle(skipped);
+      return skipped === undefined;
+    });
+    if (batch.length === 0) return;
     const started = performance.now();
     const items = batch.map((p) => p.item);
     let outcomes: readonly O[];

@@ -16,7 +16,13 @@ import { type Role, requiredRoles } from "./authorize.js";
 import { createRequestGate } from "./connect-gate.js";
 import { createConnectHandler } from "./connect-handler.js";
 import { applyConnectionLimits, listenerOptions } from "./connection-limits.js";
-import { createEarlyShed, HEARTBEAT_RPC_PATH, POST_EVENT_RPC_PATH } from "./early-shed.js";
+import {
+  createEarlyShed,
+  HEARTBEAT_RPC_PATH,
+  POST_EVENT_RPC_PATH,
+  POST_EVENTS_RPC_PATH,
+} from "./early-shed.js";
+import { createEventsBatchBinding, POST_EVENTS_PATH } from "./events-batch-binding.js";
 import type { HandleHeartbeat } from "./heartbeat.js";
 import { createHeartbeatBinding, HEARTBEAT_PATH } from "./heartbeat-binding.js";
 import { type BindingRefusals, createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
@@ -29,6 +35,7 @@ import {
   tlsSocketOf,
 } from "./peer-identity.js";
 import type { PostEvent } from "./post-event.js";
+import type { PostEvents } from "./post-events.js";
 import { peerKey } from "./request-context.js";
 import { type ServiceError, serviceError, toHttpError } from "./service-error.js";
 import { createStatusPage, isStatusPagePath } from "./status-page.js";
@@ -49,6 +56,7 @@ export interface FleetServerOptions {
   readonly routes: (router: ConnectRouter) => void;
   readonly interceptors: readonly Interceptor[];
   readonly postEvent: PostEvent;
+  readonly postEvents: PostEvents;
   readonly heartbeat: HandleHeartbeat;
   /** How the binding answers recorded refusals (default record). */
   readonly bindingRefusals?: BindingRefusals;
@@ -116,6 +124,15 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     onResponse: (status) =>
       metrics.httpRequests.inc({ route: `POST ${POST_EVENT_PATH}`, status: String(status) }),
   });
+  const batchBinding = createEventsBatchBinding({
+    postEvents: options.postEvents,
+    authenticate,
+    maxBodyBytes: options.maxMessageBytes,
+    ...(options.bindingRefusals ? { refusals: options.bindingRefusals } : {}),
+    ...(onRefused ? { onRefused: onRefused(`POST ${POST_EVENTS_PATH}`) } : {}),
+    onResponse: (status) =>
+      metrics.httpRequests.inc({ route: `POST ${POST_EVENTS_PATH}`, status: String(status) }),
+  });
   const heartbeatBinding = createHeartbeatBinding({
     heartbeat: options.heartbeat,
     authenticate,
@@ -128,6 +145,9 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
   const shedPaths = new Map<string, { rpc: string; binding: boolean; kind: string }>([
     [POST_EVENT_PATH, { rpc: `POST ${POST_EVENT_PATH}`, binding: true, kind: "event" }],
     [POST_EVENT_RPC_PATH, { rpc: POST_EVENT_RPC_PATH.slice(1), binding: false, kind: "event" }],
+    // A shed batch's events are unknown (its body is never read): counted as requests only.
+    [POST_EVENTS_PATH, { rpc: `POST ${POST_EVENTS_PATH}`, binding: true, kind: "batch" }],
+    [POST_EVENTS_RPC_PATH, { rpc: POST_EVENTS_RPC_PATH.slice(1), binding: false, kind: "batch" }],
     [HEARTBEAT_PATH, { rpc: `POST ${HEARTBEAT_PATH}`, binding: true, kind: "heartbeat" }],
     [HEARTBEAT_RPC_PATH, { rpc: HEARTBEAT_RPC_PATH.slice(1), binding: false, kind: "heartbeat" }],
   ]);
@@ -160,10 +180,11 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
         if (shedding.binding) metrics.httpRequests.inc({ route: shedding.rpc, status: "503" });
         else metrics.requests.inc({ rpc: shedding.rpc, protocol, code: "resource_exhausted" });
         if (shedding.kind === "event") metrics.events.inc({ kind: "unknown", outcome: "shed" });
-        else metrics.heartbeats.inc({ outcome: "shed" });
+        else if (shedding.kind === "heartbeat") metrics.heartbeats.inc({ outcome: "shed" });
         return;
       }
       if (path === POST_EVENT_PATH) return binding(req, res as Response);
+      if (path === POST_EVENTS_PATH) return batchBinding(req, res as Response);
       if (path === HEARTBEAT_PATH) return heartbeatBinding(req, res as Response);
       const route = plain.get(path);
       if (route !== undefined) return route(req, res as Response);

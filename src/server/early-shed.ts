@@ -1,4 +1,4 @@
-// Load shedding at the door: while the ingest channel is full, PostEvent and Heartbeat on any
+// Load shedding at the door: while the ingest channel is full, PostEvent(s) and Heartbeat on any
 // protocol are answered "slow down" before TLS identity, body parsing or connect-node run, so
 // a shed request costs a fraction of an applied one and overload leaves room for goodput.
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -12,6 +12,9 @@ import { respondTrailersOnly } from "./trailers-only.js";
 
 /** The Connect/gRPC path of PostEvent. */
 export const POST_EVENT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.postEvent.name}`;
+
+/** The Connect/gRPC path of PostEvents, shed at the door alike. */
+export const POST_EVENTS_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.postEvents.name}`;
 
 /** The Connect/gRPC path of Heartbeat, shed at the door alike. */
 export const HEARTBEAT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEventsService.method.heartbeat.name}`;

@@ -1,13 +1,13 @@
 // Connect interceptors: role-based authorization per service, request metrics, and one log
 // line per failed RPC.
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { RolloutService } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import { authorize, type Role, requiredRoles } from "./authorize.js";
 import type { Metrics } from "./metrics.js";
 import { PeerIdentity } from "./peer-identity.js";
 import { gateErrorKey, peerKey } from "./request-context.js";
-import { fromThrown, toConnectError } from "./service-error.js";
+import { codeName, fromThrown, toConnectError } from "./service-error.js";
 
 /** What a log line about a refused or failed RPC says. */
 export interface RpcFailure {
@@ -66,11 +66,6 @@ export function createFailureLogInterceptor(log: (failure: RpcFailure) => void):
       throw error;
     }
   };
-}
-
-/** The snake_case name of a Connect code, e.g. permission_denied. */
-export function codeName(code: Code): string {
-  return Code[code].replace(/[A-Z]/g, (c, i) => (i === 0 ? c : `_${c}`)).toLowerCase();
 }
 
 /** The protocol of a Connect request, from its content type. */

@@ -3,6 +3,7 @@
 // committed verdict. A refusal on the merits is recorded by the reducer before it is answered.
 import { performance } from "node:perf_hooks";
 import type { HostState } from "../core/domain.js";
+import type { RemoteEvent } from "../core/event.js";
 import { inputRefusal, notFoundRefusal, type Refusal, stepRefusal } from "../core/refusal.js";
 import type { BoundedChannel } from "../runtime/bounded-channel.js";
 import type { PendingItem, Settlement } from "../runtime/reducer.js";
@@ -13,9 +14,9 @@ import type {
   WorkItem,
   WorkOutcome,
 } from "../storage/apply-batch.js";
-import type { HeadLookup } from "../storage/record-head.js";
+import type { HeadLookup, RecordHead } from "../storage/record-head.js";
 import type { RequestOrigin } from "../storage/refused-events.js";
-import type { DecodeResult, PostEventInput } from "./convert/decode-post-event.js";
+import type { DecodeResult, InvalidField, PostEventInput } from "./convert/decode-post-event.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import {
   fromThrown,
@@ -100,6 +101,82 @@ export type PostEvent = (
 
 /** Creates the PostEvent pipeline over a channel whose reducer commits through the store. */
 export function createPostEvent(deps: PostEventDeps): PostEvent {
+  const intake = createEventIntake(deps);
+  const { channel, observer } = deps;
+
+  return async (peer, decode, source) => {
+    const machineId = intake.machineIdOf(peer);
+    if (typeof machineId !== "string") return machineId;
+    const decoded = decode();
+    if (!decoded.ok) return intake.invalid(decoded.error, peer);
+    const input = decoded.value;
+    const context = contextOf(peer, input);
+    if (input.hostname !== machineId) {
+      return intake.reject(foreignHost(machineId, input.hostname), context);
+    }
+    const closed = intake.notAccepting();
+    if (closed !== undefined) return intake.reject(closed, context);
+    const item = intake.itemOf(peer, input, source);
+    const unreachable = intake.storeUnreachable();
+    if (unreachable !== undefined) {
+      observer?.onVerdict?.(input.event.kind, "unavailable");
+      return intake.reject(unreachable, context);
+    }
+    if (item.refusal === undefined) {
+      // An unknown pair goes on to the reducer, which records the refusal durably.
+      const head = await intake.head(input.rolloutId, input.hostname, input.event.kind);
+      if (head !== undefined && "code" in head) return intake.reject(head, context);
+      const early = duplicateOf(head, input.event);
+      if (early !== undefined) {
+        observer?.onVerdict?.(input.event.kind, "duplicate");
+        return early;
+      }
+    }
+    const { pending, settled } = pendingOf(item);
+    if (!channel.trySend(pending)) {
+      observer?.onVerdict?.(input.event.kind, "shed");
+      return intake.reject(intake.shed(), context);
+    }
+    return intake.verdictOf(await settled, input, context, source.protocol);
+  };
+}
+
+/** The steps PostEvent and PostEvents share, so both answer an event the same way. */
+export interface EventIntake {
+  /** Counts and logs a rejection, and returns it. */
+  reject(error: ServiceError, context: RejectContext): ServiceError;
+  /** The caller's machine id, or permission_denied when it is not an agent. */
+  machineIdOf(peer: PeerIdentity): string | ServiceError;
+  /** invalid_argument for a field that did not decode. */
+  invalid(error: InvalidField, peer: PeerIdentity): ServiceError;
+  /** unavailable while starting or shutting down, else undefined. */
+  notAccepting(): ServiceError | undefined;
+  /** unavailable while the store is known to be unreachable, else undefined. */
+  storeUnreachable(): ServiceError | undefined;
+  /** The channel item of a decoded event: its refusal or its verified signature attached. */
+  itemOf(peer: PeerIdentity, input: PostEventInput, source: RequestSource): BatchItem;
+  /**
+   * The record's head for the cheap duplicate check (undefined when there is no record), or
+   * unavailable (counted under the event's kind) when the lookup failed.
+   */
+  head(
+    rolloutId: string,
+    hostname: string,
+    kind: string,
+  ): Promise<RecordHead | undefined | ServiceError>;
+  /** The answer when the channel refused the item(s). */
+  shed(): ServiceError;
+  /** The verdict of a settled item (counted, and logged when refused). */
+  verdictOf(
+    settlement: Settlement<BatchOutcome>,
+    input: PostEventInput,
+    context: RejectContext,
+    protocol: RequestOrigin["protocol"],
+  ): PostEventResult;
+}
+
+/** Creates the shared steps over the pipeline's dependencies. */
+export function createEventIntake(deps: PostEventDeps): EventIntake {
   const {
     channel,
     lookup,
@@ -115,9 +192,14 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
     observer?.onRejected?.(error, context);
     return error;
   }
+  function unavailable(message: string): ServiceError {
+    return serviceError("unavailable", message, { retryAfterSeconds });
+  }
 
-  return async (peer, decode, source) => {
-    if (peer.role.kind !== "agent") {
+  return {
+    reject,
+    machineIdOf(peer) {
+      if (peer.role.kind === "agent") return peer.role.machineId;
       return reject(
         serviceError(
           "permission_denied",
@@ -125,145 +207,150 @@ export function createPostEvent(deps: PostEventDeps): PostEvent {
         ),
         { peer: peer.commonName },
       );
-    }
-    const machineId = peer.role.machineId;
-    const decoded = decode();
-    if (!decoded.ok) {
-      const { field, message } = decoded.error;
+    },
+    invalid({ field, message }, peer) {
       return reject(serviceError("invalid_argument", message, { field }), {
         peer: peer.commonName,
       });
-    }
-    const { hostname, rolloutId, event } = decoded.value;
-    const context = {
-      peer: peer.commonName,
-      hostname,
-      rolloutId,
-      seq: event.seq,
-      kind: event.kind,
-    };
-    if (hostname !== machineId) {
-      return reject(
-        serviceError(
-          "permission_denied",
-          `certificate machine id "${machineId}" may not post events for host "${hostname}"`,
-        ),
-        context,
-      );
-    }
-    if (!isAccepting()) {
-      return reject(unavailable("not accepting events (starting or shutting down)"), context);
-    }
-    const input = decoded.value;
-    const checked =
-      input.refusal !== undefined
-        ? { refusal: input.refusal }
-        : checkSignature(peer, input, requireSignatures);
-    if (!storeReachable()) {
-      observer?.onVerdict?.(event.kind, "unavailable");
-      return reject(storeUnavailable(retryAfterSeconds), context);
-    }
-    if (checked.refusal === undefined) {
-      // An unknown pair goes on to the reducer, which records the refusal durably. A record
-      // missing seqs may take a late copy of one of them: the reducer decides that too.
-      let head: Awaited<ReturnType<HeadLookup>>;
-      try {
-        head = await lookup(rolloutId, hostname);
-      } catch (error) {
-        onStoreError?.(error);
-        observer?.onVerdict?.(event.kind, "unavailable");
-        return reject(fromThrown(error, retryAfterSeconds), context);
-      }
-      if (head !== undefined && event.seq <= head.lastEventSeq && head.missingSeqCount === 0) {
-        observer?.onVerdict?.(event.kind, "duplicate");
-        return {
-          outcome: "duplicate",
-          state: head.state,
-          lastEventSeq: head.lastEventSeq,
-          seqGap: 0,
-          missingSeqCount: 0,
-          missingSeqs: [],
-        };
-      }
-    }
-    let settle!: (s: Settlement<BatchOutcome>) => void;
-    const settled = new Promise<Settlement<BatchOutcome>>((resolve) => {
-      settle = resolve;
-    });
-    const origin: RequestOrigin = {
-      peer: peer.commonName,
-      protocol: source.protocol,
-      request: () => source.request(),
-    };
-    const pending: PendingItem<BatchItem, BatchOutcome> = {
-      item: {
-        rolloutId,
-        hostname,
-        event,
+    },
+    notAccepting() {
+      return isAccepting()
+        ? undefined
+        : unavailable("not accepting events (starting or shutting down)");
+    },
+    storeUnreachable() {
+      return storeReachable() ? undefined : storeUnavailable(retryAfterSeconds);
+    },
+    itemOf(peer, input, source) {
+      const checked =
+        input.refusal !== undefined
+          ? { refusal: input.refusal }
+          : checkSignature(peer, input, requireSignatures);
+      return {
+        rolloutId: input.rolloutId,
+        hostname: input.hostname,
+        event: input.event,
         signature: input.signature,
-        origin,
+        origin: {
+          peer: peer.commonName,
+          protocol: source.protocol,
+          request: () => source.request(),
+        },
         ...(checked.signed ? { signed: checked.signed } : {}),
         ...(checked.refusal ? { refusal: checked.refusal } : {}),
-      },
-      enqueuedAt: performance.now(),
-      settle,
-    };
-    if (!channel.trySend(pending)) {
-      observer?.onVerdict?.(event.kind, "shed");
-      return reject(
-        channel.closed ? unavailable("shutting down") : queueFull(retryAfterSeconds),
-        context,
-      );
-    }
-    const result = await settled;
-    if (!result.ok) {
-      // Only a data error reaches a single event (the reducer splits the batch down to it);
-      // anything else is the store's fault and the same seq may be retried.
-      const error = fromThrown(result.error, retryAfterSeconds);
-      observer?.onVerdict?.(
-        event.kind,
-        error.code === "invalid_argument" ? "refused" : "unavailable",
-      );
-      return reject(
-        error.code === "internal"
-          ? unavailable("the commit failed; retry with the same seq")
-          : error,
-        context,
-      );
-    }
-    const outcome = result.outcome;
-    // One spelling per outcome label: not_found, as the error code spells it.
-    observer?.onVerdict?.(event.kind, outcome.type === "notFound" ? "not_found" : outcome.type);
-    switch (outcome.type) {
-      case "applied":
-      case "duplicate":
-        return {
-          outcome: outcome.type,
-          state: outcome.record.state,
-          lastEventSeq: outcome.record.lastEventSeq,
-          seqGap: outcome.type === "applied" ? outcome.seqGap : 0,
-          missingSeqCount: outcome.record.missingSeqCount,
-          missingSeqs: outcome.record.missingSeqs,
-        };
-      case "notFound":
-        return refused(notFoundRefusal(rolloutId, hostname));
-      case "refused":
-        return refused(stepRefusal(outcome.error));
-      case "rejected":
-        return refused(outcome.refusal);
-    }
+      };
+    },
+    async head(rolloutId, hostname, kind) {
+      try {
+        return await lookup(rolloutId, hostname);
+      } catch (error) {
+        onStoreError?.(error);
+        observer?.onVerdict?.(kind, "unavailable");
+        return fromThrown(error, retryAfterSeconds);
+      }
+    },
+    shed() {
+      return channel.closed ? unavailable("shutting down") : queueFull(retryAfterSeconds);
+    },
+    verdictOf(result, input, context, protocol) {
+      const { event, rolloutId, hostname } = input;
+      if (!result.ok) {
+        // Only a data error reaches a single event (the reducer splits the batch down to it);
+        // anything else is the store's fault and the same seq may be retried.
+        const error = fromThrown(result.error, retryAfterSeconds);
+        observer?.onVerdict?.(
+          event.kind,
+          error.code === "invalid_argument" ? "refused" : "unavailable",
+        );
+        return reject(
+          error.code === "internal"
+            ? unavailable("the commit failed; retry with the same seq")
+            : error,
+          context,
+        );
+      }
+      const outcome = result.outcome;
+      // One spelling per outcome label: not_found, as the error code spells it.
+      observer?.onVerdict?.(event.kind, outcome.type === "notFound" ? "not_found" : outcome.type);
+      switch (outcome.type) {
+        case "applied":
+        case "duplicate":
+          return {
+            outcome: outcome.type,
+            state: outcome.record.state,
+            lastEventSeq: outcome.record.lastEventSeq,
+            seqGap: outcome.type === "applied" ? outcome.seqGap : 0,
+            missingSeqCount: outcome.record.missingSeqCount,
+            missingSeqs: outcome.record.missingSeqs,
+          };
+        case "notFound":
+          return refused(notFoundRefusal(rolloutId, hostname));
+        case "refused":
+          return refused(stepRefusal(outcome.error));
+        case "rejected":
+          return refused(outcome.refusal);
+      }
 
-    function refused(refusal: Refusal): RefusedVerdict {
-      const error = refusalError(refusal);
-      observer?.onRefused?.(refusal, source.protocol);
-      reject(error, context);
-      return { outcome: "refused", refusal, error };
-    }
+      function refused(refusal: Refusal): RefusedVerdict {
+        const error = refusalError(refusal);
+        observer?.onRefused?.(refusal, protocol);
+        reject(error, context);
+        return { outcome: "refused", refusal, error };
+      }
+    },
   };
+}
 
-  function unavailable(message: string): ServiceError {
-    return serviceError("unavailable", message, { retryAfterSeconds });
+/** What a rejection of this event names in the log. */
+export function contextOf(peer: PeerIdentity, input: PostEventInput): RejectContext {
+  return {
+    peer: peer.commonName,
+    hostname: input.hostname,
+    rolloutId: input.rolloutId,
+    seq: input.event.seq,
+    kind: input.event.kind,
+  };
+}
+
+/**
+ * The duplicate answer a record's head allows without the reducer, or undefined when the
+ * reducer must decide: a record missing seqs may take a late copy of one of them.
+ */
+export function duplicateOf(
+  head: RecordHead | undefined,
+  event: RemoteEvent,
+): PostEventVerdict | undefined {
+  if (head === undefined || event.seq > head.lastEventSeq || head.missingSeqCount !== 0) {
+    return undefined;
   }
+  return {
+    outcome: "duplicate",
+    state: head.state,
+    lastEventSeq: head.lastEventSeq,
+    seqGap: 0,
+    missingSeqCount: 0,
+    missingSeqs: [],
+  };
+}
+
+/** permission_denied: an agent posts for itself only (SPEC §2). */
+export function foreignHost(machineId: string, hostname: string): ServiceError {
+  return serviceError(
+    "permission_denied",
+    `certificate machine id "${machineId}" may not post events for host "${hostname}"`,
+  );
+}
+
+/** A channel entry for an item, and the promise of its settlement. */
+export function pendingOf(item: BatchItem): {
+  pending: PendingItem<BatchItem, BatchOutcome>;
+  settled: Promise<Settlement<BatchOutcome>>;
+} {
+  let settle!: (s: Settlement<BatchOutcome>) => void;
+  const settled = new Promise<Settlement<BatchOutcome>>((resolve) => {
+    settle = resolve;
+  });
+  return { pending: { item, enqueuedAt: performance.now(), settle }, settled };
 }
 
 /** What the signature check decided: a refusal, or the verified signed form (if signed). */

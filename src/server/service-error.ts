@@ -58,6 +58,16 @@ const HTTP_STATUSES: Record<ServiceErrorCode, number> = {
   internal: 500,
 };
 
+/** The snake_case name of a Connect code, e.g. permission_denied. */
+export function codeName(code: Code): string {
+  return Code[code].replace(/[A-Z]/g, (c, i) => (i === 0 ? c : `_${c}`)).toLowerCase();
+}
+
+/** The Connect code name an error value is answered with on Connect, gRPC and gRPC-Web. */
+export function connectCodeName(error: ServiceError): string {
+  return codeName(CONNECT_CODES[error.code]);
+}
+
 /** Builds an error value. */
 export function serviceError<C extends ServiceErrorCode>(
   code: C,

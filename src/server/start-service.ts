@@ -50,7 +50,8 @@ import {
 import { listenOn } from "./listen-on.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { type PlainListener, startPlainListener } from "./plain-listener.js";
-import { createPostEvent } from "./post-event.js";
+import { createPostEvent, type PostEventDeps } from "./post-event.js";
+import { createPostEvents } from "./post-events.js";
 import { rateLimitedLog } from "./rate-limited-log.js";
 import { registerReflection } from "./reflection/register-reflection.js";
 import { createRevocationStore } from "./revocations.js";
@@ -260,7 +261,7 @@ async function startOn(
   phase = "running";
   setServing(ServingStatus.SERVING);
 
-  const postEvent = createPostEvent({
+  const eventDeps: PostEventDeps = {
     channel,
     lookup: heads === undefined ? readHead : cachedLookup(heads, readHead),
     isAccepting: () => phase === "running",
@@ -274,7 +275,9 @@ async function startOn(
       onRejected: (error, context) =>
         logger.warn({ code: error.code, reason: error.message, ...context }, "event rejected"),
     },
-  });
+  };
+  const postEvent = createPostEvent(eventDeps);
+  const postEvents = createPostEvents({ ...eventDeps, maxEventsPerCall: config.maxEventsPerCall });
   const heartbeat = createHeartbeat({
     channel,
     isAccepting: () => phase === "running",
@@ -286,7 +289,7 @@ async function startOn(
     },
   });
   const routes = (router: ConnectRouter) => {
-    router.service(AgentEventsService, createAgentEventsService(postEvent, heartbeat));
+    router.service(AgentEventsService, createAgentEventsService(postEvent, postEvents, heartbeat));
     router.service(
       HostService,
       createHostService({
@@ -326,6 +329,7 @@ async function startOn(
       }),
     ],
     postEvent,
+    postEvents,
     heartbeat,
     bindingRefusals: config.bindingRefusals,
     metrics,

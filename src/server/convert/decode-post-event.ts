@@ -57,8 +57,13 @@ function fail(error: unknown): DecodeResult {
   throw error;
 }
 
-/** Decodes and validates a PostEventRequest message; errors name proto-JSON paths. */
-export function decodePostEventProto(request: PostEventRequest): DecodeResult {
+/**
+ * Decodes and validates a PostEventRequest message (or a PostEvents call's event with its
+ * hostname: the same fields); errors name proto-JSON paths.
+ */
+export function decodePostEventProto(
+  request: Pick<PostEventRequest, "hostname" | "rolloutId" | "event" | "signature">,
+): DecodeResult {
   try {
     const hostname = checkHostname(hostnameText.proto(request.hostname, "hostname"), "hostname");
     const rolloutId = checkRolloutId(
