@@ -37,6 +37,17 @@ describe("bounded channel", () => {
     assert.deepEqual(await got, ["a"]);
   });
 
+  test("trySendAll queues every item in order or none of them", async () => {
+    const ch = createBoundedChannel<number>(4);
+    assert.ok(ch.trySend(1));
+    assert.equal(ch.trySendAll([2, 3, 4, 5]), false, "4 more do not fit in 3 free slots");
+    assert.equal(ch.depth, 1, "nothing of the refused batch was queued");
+    assert.ok(ch.trySendAll([2, 3, 4]));
+    assert.deepEqual(await ch.receive(10), [1, 2, 3, 4]);
+    ch.close();
+    assert.equal(ch.trySendAll([6]), false);
+  });
+
   test("wraps around its ring buffer", async () => {
     const ch = createBoundedChannel<number>(2);
     for (let i = 0; i < 10; i++) {
@@ -92,6 +103,50 @@ describe("reducer", () => {
     ch.trySend(second.p);
     assert.deepEqual(await second.settled, { ok: true, outcome: "3" });
     assert.deepEqual(failures, [2]);
+    ch.close();
+    await reducer.done;
+  });
+
+  test("an item whose skip() answers is settled with it and left out of its batch", async () => {
+    const ch = createBoundedChannel<PendingItem<number, string>>(16);
+    const applied: number[][] = [];
+    const failed = new Set<number>();
+    const items = [1, 2, 3, 4].map(pending);
+    // Item 4 depends on item 1: once 1 failed, 4 is skipped (asked only when its batch comes).
+    const four = items[3] as ReturnType<typeof pending>;
+    const dependent: PendingItem<number, string> = {
+      ...four.p,
+      skip: () => (failed.has(1) ? { ok: false, error: new Error("skipped") } : undefined),
+    };
+    const first = items[0] as ReturnType<typeof pending>;
+    const watched: PendingItem<number, string> = {
+      ...first.p,
+      settle(s) {
+        if (!s.ok) failed.add(1);
+        first.p.settle(s);
+      },
+    };
+    ch.trySendAll([
+      watched,
+      (items[1] as ReturnType<typeof pending>).p,
+      (items[2] as ReturnType<typeof pending>).p,
+      dependent,
+    ]);
+    const reducer = startReducer<number, string>({
+      channel: ch,
+      batchSize: 2,
+      apply: async (xs) => {
+        applied.push([...xs]);
+        if (xs.includes(1)) throw new Error("outage");
+        return xs.map(String);
+      },
+    });
+    const results = await Promise.all(items.map((i) => i.settled));
+    assert.deepEqual(applied, [[1, 2], [3]]);
+    assert.deepEqual(
+      results.map((r) => r.ok),
+      [false, false, true, false],
+    );
     ch.close();
     await reducer.done;
   });
