@@ -22,7 +22,7 @@ describe("contract names", () => {
     assert.equal(AgentEventsService.typeName, "nixfleet.agent.v1.AgentEventsService");
     assert.deepEqual(
       AgentEventsService.methods.map((m) => m.name),
-      ["PostEvent", "Heartbeat"],
+      ["PostEvent", "PostEvents", "Heartbeat"],
     );
     assert.equal(HostService.typeName, "nixfleet.ops.v1.HostService");
     assert.deepEqual(

@@ -112,6 +112,33 @@ describe("every RPC over every protocol", () => {
         );
       });
 
+      test("AgentEventsService/PostEvents", async () => {
+        const agent = client(AgentEventsService, server.url, pki.ca, pki.agent("h1"), protocol);
+        // The event PostEvent applied above, again: one verdict, a duplicate, state unchanged.
+        const res = await agent.postEvents({
+          hostname: "h1",
+          events: [
+            {
+              rolloutId,
+              event: {
+                seq: 1n,
+                kind: {
+                  case: "dispatchAck",
+                  value: { currentClosureAtDispatch: "prev", receivedAt: { seconds: 1n } },
+                },
+              },
+            },
+          ],
+        });
+        assert.equal(res.verdicts.length, 1);
+        const verdict = res.verdicts[0]?.verdict;
+        assert.equal(verdict?.case, "accepted");
+        if (verdict?.case === "accepted") {
+          assert.equal(verdict.value.outcome, Outcome.DUPLICATE);
+          assert.equal(verdict.value.state, HostState.ACTIVATING);
+        }
+      });
+
       test("AgentEventsService/Heartbeat, HostService/ListHosts and WatchHosts", async () => {
         const hosts = client(HostService, server.url, pki.ca, pki.operator, protocol);
         const abort = new AbortController();

@@ -40,6 +40,7 @@ const METHODS = [
   "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
   "nixfleet.agent.v1.AgentEventsService/Heartbeat",
   "nixfleet.agent.v1.AgentEventsService/PostEvent",
+  "nixfleet.agent.v1.AgentEventsService/PostEvents",
   "nixfleet.ops.v1.RolloutService/GetHostRollout",
   "nixfleet.ops.v1.RolloutService/GetRollout",
   "nixfleet.ops.v1.RolloutService/ListEvents",
