@@ -66,6 +66,29 @@ describe("grpc-js: every answer of PostEvent and RolloutService", () => {
     assert.equal(duplicate["outcome"], "OUTCOME_DUPLICATE");
   });
 
+  test("PostEvents: one verdict per event, in order; another host's call is PERMISSION_DENIED", async () => {
+    await openTestRollout(server, "interop@02", ["h1"]);
+    const batch = h1.unary("postEvents");
+    const { hostname: _h, ...first } = eventRequest("h1", "interop@02", 1);
+    const { hostname: _n, ...unknown } = eventRequest("h1", "nope@ff", 1);
+    const res = await batch({
+      hostname: "h1",
+      events: [first, first, unknown, { ...first, rolloutId: "Bad" }],
+    });
+    const verdicts = res["verdicts"] as Message[];
+    assert.deepEqual(
+      verdicts.map((v) =>
+        v["verdict"] === "accepted"
+          ? (v["accepted"] as Message)["outcome"]
+          : (v["error"] as Message)["code"],
+      ),
+      ["OUTCOME_APPLIED", "OUTCOME_DUPLICATE", "not_found", "invalid_argument"],
+    );
+    assert.match(String((verdicts[3]?.["error"] as Message)["message"]), /^rolloutId: /);
+    const error = await failure(batch({ hostname: "h2", events: [first] }));
+    assert.equal(error.code, status.PERMISSION_DENIED);
+  });
+
   test("INVALID_ARGUMENT names the field, in a message readable as written", async () => {
     const post = agent("h2").unary("postEvent");
     const cases: [Message, string][] = [
