@@ -84,7 +84,10 @@ describe("grpc-js: every answer of PostEvent and RolloutService", () => {
       ),
       ["OUTCOME_APPLIED", "OUTCOME_DUPLICATE", "not_found", "invalid_argument"],
     );
-    assert.match(String((verdicts[3]?.["error"] as Message)["message"]), /^rolloutId: /);
+    assert.match(
+      String((verdicts[3]?.["error"] as Message | undefined)?.["message"]),
+      /^rolloutId: /,
+    );
     const error = await failure(batch({ hostname: "h2", events: [first] }));
     assert.equal(error.code, status.PERMISSION_DENIED);
   });
