@@ -96,7 +96,7 @@ export function createMetrics(): Metrics {
   });
   const events = new Counter({
     name: "nixfleet_cp_events_total",
-    help: "PostEvent verdicts by event kind and outcome (applied, duplicate, refused, not_found, rejected, shed, unavailable).",
+    help: "PostEvent verdicts, and PostEvents' per event, by event kind and outcome (applied, duplicate, refused, not_found, rejected, shed, unavailable).",
     labelNames: ["kind", "outcome"] as const,
     registers: [registry],
   });

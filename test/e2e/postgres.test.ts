@@ -5,12 +5,18 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
+import {
+  AgentEventsService,
+  Outcome,
+} from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { getRecord } from "../../src/storage/get-record.js";
 import { listEvents } from "../../src/storage/list-events.js";
 import { testPostgresUrl } from "../test-postgres.js";
 import { streamBody } from "./agent-stream.js";
+import { batched } from "./batch-events.js";
 import {
   cleanup,
+  client,
   makeTestPki,
   openTestRollout,
   postBinding,
@@ -76,6 +82,55 @@ describe("two replicas on one PostgreSQL database", () => {
         mine,
         Array.from({ length: seqs }, (_, i) => i + 1),
       );
+    }
+  });
+
+  test("the same PostEvents calls to both replicas at once apply each event exactly once", async () => {
+    const hosts = ["h1", "h2", "h3", "h4"];
+    await openTestRollout(a, "pgb@02", hosts);
+    const events = Array.from({ length: 20 }, (_, k) => batched("pgb@02", k + 1));
+    const calls = hosts.flatMap((h) =>
+      [a, b, a, b].map(async (server) => {
+        const agent = client(
+          AgentEventsService,
+          server.url,
+          pki.ca,
+          pki.agent(h),
+          "connect-binary",
+        );
+        const res = await agent.postEvents({ hostname: h, events });
+        return { h, res };
+      }),
+    );
+    const applied = new Map<string, number>();
+    for (const { h, res } of await Promise.all(calls)) {
+      assert.equal(res.verdicts.length, 20);
+      for (const [k, v] of res.verdicts.entries()) {
+        const error = v.verdict.case === "error" ? v.verdict.value : undefined;
+        assert.equal(
+          v.verdict.case,
+          "accepted",
+          `${h} seq ${k + 1}: ${error?.code} ${error?.message}`,
+        );
+        if (v.verdict.case === "accepted" && v.verdict.value.outcome === Outcome.APPLIED) {
+          applied.set(`${h}/${k + 1}`, (applied.get(`${h}/${k + 1}`) ?? 0) + 1);
+        }
+      }
+    }
+    for (const h of hosts) {
+      const logged = await listEvents(a.service.database.db, {
+        rolloutId: "pgb@02",
+        hostname: h,
+        limit: 100,
+      });
+      assert.deepEqual(
+        logged.map((e) => e.seq),
+        Array.from({ length: 20 }, (_, k) => k + 1),
+        `${h}: each seq logged once`,
+      );
+      for (let seq = 1; seq <= 20; seq++) {
+        assert.equal(applied.get(`${h}/${seq}`), 1, `${h} seq ${seq}: answered APPLIED once`);
+      }
     }
   });
 

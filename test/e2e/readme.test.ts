@@ -53,6 +53,12 @@ const EXPECTED: Record<string, { readonly output: readonly RegExp[]; readonly un
   agent: {
     output: [/^204$/m, /"outcome": "OUTCOME_APPLIED"/, /"state": "HOST_STATE_ACTIVATING"/],
   },
+  batch: {
+    output: [
+      /^\{"verdicts":\[\{"status":204,"outcome":"applied"\},\{"status":204,"outcome":"applied"\}\]\}$/m,
+      /"outcome": "OUTCOME_DUPLICATE"[\s\S]*"outcome": "OUTCOME_APPLIED"/,
+    ],
+  },
   operator: {
     output: [
       /nixfleet\.ops\.v1\.RolloutService/,
