@@ -2,9 +2,11 @@
 // real server over mTLS: one verdict per event in order, each what PostEvent would answer for
 // that event alone; whole-call refusals leave the store unchanged.
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import BetterSqlite3 from "better-sqlite3";
 import {
   AgentEventsService,
   type BatchedEventSchema,
@@ -20,9 +22,12 @@ import {
   cleanup,
   client,
   makeTestPki,
+  openRolloutInStore,
   openTestRollout,
   PROTOCOLS,
   request,
+  spawnFlags,
+  spawnServer,
   startTestServer,
   type TestPki,
   type TestServer,
@@ -350,5 +355,72 @@ describe("PostEvents under backpressure", () => {
     );
     assert.equal(code, Code.InvalidArgument);
     assert.match(message, /at most 8 per call/);
+  });
+});
+
+describe("PostEvents when a commit fails mid-call", () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await makeTestPki();
+  });
+  after(() => cleanup(pki));
+
+  test("a rollout's later events are not applied past one whose commit failed; other rollouts go on", async () => {
+    const db = join(pki.dir, "midcall.sqlite");
+    for (const r of ["ma@0a", "mb@0b", "mc@0c"]) await openRolloutInStore(db, r);
+    // Its own process, so that this one can hold the database while the server's commit waits.
+    // Two events per transaction, each slowed a little: the call spans three commits.
+    const server = await spawnServer({
+      flags: spawnFlags(pki, ["--db", db, "--batch-size", "2", "--debug-reducer-delay-ms", "100"]),
+    });
+    const other = new BetterSqlite3(db);
+    try {
+      const h1 = client(AgentEventsService, server.url, pki.ca, pki.agent("h1"), "connect-binary");
+      // Commits: [ma 1, ma 2] [mb 1, ma 3] [mc 1, ma 4].
+      const call = h1.postEvents({
+        hostname: "h1",
+        events: [
+          batched("ma@0a", 1),
+          batched("ma@0a", 2),
+          batched("mb@0b", 1),
+          batched("ma@0a", 3),
+          batched("mc@0c", 1),
+          batched("ma@0a", 4),
+        ],
+      });
+      const count = other.prepare("select count(*) as n from event_log");
+      const until = Date.now() + 20_000;
+      while ((count.get() as { n: number }).n < 2 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      // This writer holds the database through the second commit (busy for 5 s: an outage),
+      // and lets go before the third has waited as long.
+      other.exec("begin immediate");
+      await new Promise((r) => setTimeout(r, 6500));
+      other.exec("rollback");
+      const res = await call;
+      assert.deepEqual(summary(res), [
+        "APPLIED",
+        "APPLIED",
+        "unavailable",
+        "unavailable",
+        "APPLIED",
+        "unavailable",
+      ]);
+      assert.match(messageOf(res, 5), /^not attempted: an earlier event of this rollout/);
+      const seqs = (rolloutId: string) =>
+        (
+          other
+            .prepare("select seq from event_log where rollout_id = ? order by id")
+            .all(rolloutId) as { seq: number }[]
+        ).map((r) => Number(r.seq));
+      assert.deepEqual(seqs("ma@0a"), [1, 2], "ma 4 was not applied past ma 3");
+      assert.deepEqual(seqs("mb@0b"), []);
+      assert.deepEqual(seqs("mc@0c"), [1]);
+    } finally {
+      other.close();
+      server.child.kill("SIGKILL");
+      await server.exited;
+    }
   });
 });
