@@ -3,24 +3,17 @@
 // status POST /v1/agent/events would have answered for that event alone.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import { getOption } from "@bufbuild/protobuf";
-import { http } from "../../gen/google/api/annotations_pb.js";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { type DecodeResult, decodePostEventJson } from "./convert/decode-post-event.js";
 import type { BindingRefusals } from "./http-binding.js";
-import { createJsonRoute, parseJsonBody } from "./json-route.js";
+import { createJsonRoute, parseJsonBody, postPathOf } from "./json-route.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import type { PostEventResult } from "./post-event.js";
 import type { BatchedEventSource, PostEvents } from "./post-events.js";
 import { type ServiceError, serviceError, toHttpError, toHttpRefusal } from "./service-error.js";
 
 /** The batch binding's path, read from PostEvents' google.api.http annotation. */
-export const POST_EVENTS_PATH = (() => {
-  const rule = getOption(AgentEventsService.method.postEvents, http);
-  if (rule.pattern.case !== "post")
-    throw new Error("PostEvents must be annotated with an HTTP POST");
-  return rule.pattern.value;
-})();
+export const POST_EVENTS_PATH = postPathOf(AgentEventsService.method.postEvents);
 
 export interface EventsBatchBindingOptions {
   readonly postEvents: PostEvents;

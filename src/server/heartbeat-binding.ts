@@ -3,23 +3,16 @@
 // body and the X-Nixfleet-Replay-From header.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import { getOption } from "@bufbuild/protobuf";
-import { http } from "../../gen/google/api/annotations_pb.js";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { decodeHeartbeatJson } from "./convert/decode-heartbeat.js";
 import { heartbeatBindingReply } from "./convert/encode-heartbeat.js";
 import type { HandleHeartbeat } from "./heartbeat.js";
-import { createJsonRoute, parseJsonBody } from "./json-route.js";
+import { createJsonRoute, parseJsonBody, postPathOf } from "./json-route.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import type { ServiceError } from "./service-error.js";
 
 /** The binding's path, read from Heartbeat's google.api.http annotation. */
-export const HEARTBEAT_PATH = (() => {
-  const rule = getOption(AgentEventsService.method.heartbeat, http);
-  if (rule.pattern.case !== "post")
-    throw new Error("Heartbeat must be annotated with an HTTP POST");
-  return rule.pattern.value;
-})();
+export const HEARTBEAT_PATH = postPathOf(AgentEventsService.method.heartbeat);
 
 export interface HeartbeatBindingOptions {
   readonly heartbeat: HandleHeartbeat;

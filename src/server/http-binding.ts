@@ -3,11 +3,9 @@
 // on the merits 202 with the verdict by default, so existing agents never wedge: SPEC §10).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import { getOption } from "@bufbuild/protobuf";
-import { http } from "../../gen/google/api/annotations_pb.js";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { decodePostEventJson } from "./convert/decode-post-event.js";
-import { createJsonRoute, parseJsonBody } from "./json-route.js";
+import { createJsonRoute, parseJsonBody, postPathOf } from "./json-route.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import type { PostEvent } from "./post-event.js";
 import { type ServiceError, toHttpRefusal } from "./service-error.js";
@@ -23,12 +21,7 @@ type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse;
 
 /** The binding's path, read from PostEvent's google.api.http annotation. */
-export const POST_EVENT_PATH = (() => {
-  const rule = getOption(AgentEventsService.method.postEvent, http);
-  if (rule.pattern.case !== "post")
-    throw new Error("PostEvent must be annotated with an HTTP POST");
-  return rule.pattern.value;
-})();
+export const POST_EVENT_PATH = postPathOf(AgentEventsService.method.postEvent);
 
 export interface HttpBindingOptions {
   readonly postEvent: PostEvent;

@@ -3,6 +3,8 @@
 // then answers with a status, headers and body of its own.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
+import { type DescMethod, getOption } from "@bufbuild/protobuf";
+import { http } from "../../gen/google/api/annotations_pb.js";
 import { PeerIdentity } from "./peer-identity.js";
 import { type ServiceError, serviceError, toHttpError } from "./service-error.js";
 
@@ -27,6 +29,14 @@ export interface JsonRouteOptions {
   readonly onResponse?: (status: number) => void;
   /** Called for requests refused before `handle` (which reports its own). */
   readonly onRefused?: (error: ServiceError, peer: string | undefined) => void;
+}
+
+/** A binding's path, read from the RPC's google.api.http annotation (which must be a POST). */
+export function postPathOf(method: DescMethod): string {
+  const rule = getOption(method, http);
+  if (rule.pattern.case !== "post")
+    throw new Error(`${method.name} must be annotated with an HTTP POST`);
+  return rule.pattern.value;
 }
 
 /** Creates the request handler of one JSON route. */
