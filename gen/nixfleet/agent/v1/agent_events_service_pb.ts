@@ -211,13 +211,13 @@ export const PostEventsResponseSchema: GenMessage<PostEventsResponse> = /*@__PUR
  * What became of one event of a PostEvents call.
  *
  * What an agent should do with each, as with PostEvent: `accepted` (APPLIED or DUPLICATE):
- * done, drop the event from the queue. `error` with a code other than resource_exhausted or
- * unavailable: the event is refused for good (a refusal on its merits is recorded for
- * operators, SPEC §10); do not retry it, drop it and go on with the next one. `error` with
- * resource_exhausted or unavailable: the event was not committed; retry it with the same seq
- * after the hinted delay, together with every later event of the same rollout in this call,
- * which then get that same error without being attempted (so a rollout's events are never
- * applied out of order). Events of other rollouts are not held back.
+ * done, drop the event from its queue. `error` with "invalid_argument", "not_found" or
+ * "failed_precondition": refused for good (a refusal on its merits is recorded for operators,
+ * SPEC §10); do not retry it, drop it and go on with the next one. `error` with "unavailable":
+ * the event was not committed; post it again later with the same seq, together with every
+ * later event of the same rollout in this call, which were answered "unavailable" too without
+ * being attempted (so a rollout's events are never applied out of order). Events of other
+ * rollouts in the call are not held back.
  *
  * @generated from message nixfleet.agent.v1.EventVerdict
  */
@@ -261,8 +261,8 @@ export const EventVerdictSchema: GenMessage<EventVerdict> = /*@__PURE__*/
  */
 export type EventError = Message<"nixfleet.agent.v1.EventError"> & {
   /**
-   * The Connect code name, snake_case: "invalid_argument", "not_found",
-   * "failed_precondition", "unavailable", "resource_exhausted".
+   * The Connect code name, snake_case: "invalid_argument", "not_found" or
+   * "failed_precondition" (refused for good), or "unavailable" (not committed; retry).
    *
    * @generated from field: string code = 1;
    */
