@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client) on a registry of our own, so tests and several servers in
 // one process never share counters. Labels are bounded: no per-host labels.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { VERSION } from "../config/version.js";
 
@@ -162,6 +163,27 @@ export function createMetrics(): Metrics {
       for (const row of (await sources?.hostCounts?.()) ?? []) {
         this.set({ rollout_id: row.rolloutId, state: row.state }, row.count);
       }
+    },
+  });
+
+  // Sampled by a native timer (unref'd, so it keeps no process alive) and reset at every
+  // scrape: each scrape reports the delay since the previous one, which is what a benchmark
+  // window or an alert on "the loop stalled in the last minute" wants. A p99 over an
+  // arbitrary window cannot be rebuilt from cumulative buckets of a 10 ms sampler anyway.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  new Gauge({
+    name: "nixfleet_cp_event_loop_delay_seconds",
+    help: "Event-loop delay of the main thread since the previous scrape (perf_hooks.monitorEventLoopDelay, 10 ms sampling), by quantile (0.5, 0.99; 1 is the maximum); 0 when nothing was sampled.",
+    labelNames: ["quantile"] as const,
+    registers: [registry],
+    collect() {
+      const sampled = loopDelay.count > 0;
+      const at = (p: number) => (sampled ? loopDelay.percentile(p) / 1e9 : 0);
+      this.set({ quantile: "0.5" }, at(50));
+      this.set({ quantile: "0.99" }, at(99));
+      this.set({ quantile: "1" }, sampled ? loopDelay.max / 1e9 : 0);
+      loopDelay.reset();
     },
   });
 
