@@ -170,19 +170,23 @@ export function createMetrics(): Metrics {
   // scrape: each scrape reports the delay since the previous one, which is what a benchmark
   // window or an alert on "the loop stalled in the last minute" wants. A p99 over an
   // arbitrary window cannot be rebuilt from cumulative buckets of a 10 ms sampler anyway.
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  // The histogram records the interval between the sampler's runs, so the delay is that
+  // interval minus the sampling period (an idle loop reads 0, not 10 ms).
+  const resolutionMs = 10;
+  const loopDelay = monitorEventLoopDelay({ resolution: resolutionMs });
   loopDelay.enable();
+  const delaySeconds = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs) / 1000;
   new Gauge({
     name: "nixfleet_cp_event_loop_delay_seconds",
-    help: "Event-loop delay of the main thread since the previous scrape (perf_hooks.monitorEventLoopDelay, 10 ms sampling), by quantile (0.5, 0.99; 1 is the maximum); 0 when nothing was sampled.",
+    help: "Event-loop delay of the main thread since the previous scrape: how late perf_hooks.monitorEventLoopDelay's 10 ms sampler ran, by quantile (0.5, 0.99; 1 is the maximum); 0 when nothing was sampled.",
     labelNames: ["quantile"] as const,
     registers: [registry],
     collect() {
       const sampled = loopDelay.count > 0;
-      const at = (p: number) => (sampled ? loopDelay.percentile(p) / 1e9 : 0);
+      const at = (p: number) => (sampled ? delaySeconds(loopDelay.percentile(p)) : 0);
       this.set({ quantile: "0.5" }, at(50));
       this.set({ quantile: "0.99" }, at(99));
-      this.set({ quantile: "1" }, sampled ? loopDelay.max / 1e9 : 0);
+      this.set({ quantile: "1" }, sampled ? delaySeconds(loopDelay.max) : 0);
       loopDelay.reset();
     },
   });
