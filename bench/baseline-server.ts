@@ -1,6 +1,7 @@
 // A baseline server process for the bench, on the same TLS material and listener options as
-// nixfleet-cp: "bare" (node:http2 alone, a canned OK) or "connect" (connect-node, empty handler).
-// Usage: node --import tsx bench/baseline-server.ts --kind bare|connect --cert F --key F --ca F
+// nixfleet-cp: "bare" (node:http2 alone, a canned OK), "connect" (connect-node, empty handler)
+// or "grpc-js" (@grpc/grpc-js, empty handler, gRPC only).
+// Usage: node --import tsx bench/baseline-server.ts --kind bare|connect|grpc-js --cert F --key F --ca F
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
@@ -15,9 +16,10 @@ import {
   Outcome,
   PostEventResponseSchema,
 } from "../gen/nixfleet/agent/v1/agent_events_service_pb.js";
+import { serveGrpcJs } from "./grpc-js-server.js";
 
 /** Which baseline to serve. */
-export type BaselineKind = "bare" | "connect";
+export type BaselineKind = "bare" | "connect" | "grpc-js";
 
 /** The ready line's message, which the bench waits for. */
 export const BASELINE_READY = "bench baseline listening";
@@ -89,11 +91,31 @@ async function main(): Promise<void> {
     },
   });
   const kind = values.kind as BaselineKind;
-  if (kind !== "bare" && kind !== "connect") throw new Error("--kind must be bare or connect");
+  if (kind !== "bare" && kind !== "connect" && kind !== "grpc-js") {
+    throw new Error("--kind must be bare, connect or grpc-js");
+  }
   if (values.cert === undefined || values.key === undefined || values.ca === undefined) {
     throw new Error("--cert, --key and --ca are required");
   }
   const [host = "127.0.0.1", port = "0"] = (values.listen ?? "").split(":");
+  if (kind === "grpc-js") {
+    const served = await serveGrpcJs({
+      certPath: values.cert,
+      keyPath: values.key,
+      caPath: values.ca,
+      host,
+      port: Number(port),
+      maxMessageBytes: 1024 * 1024,
+    });
+    process.stdout.write(`${JSON.stringify({ msg: BASELINE_READY, kind, port: served.port })}\n`);
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        served.stop();
+        process.exit(0);
+      });
+    }
+    return;
+  }
   const handler = kind === "bare" ? bareHandler() : connectHandler(1024 * 1024);
   const server = createSecureServer(
     {

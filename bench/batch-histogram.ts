@@ -12,7 +12,12 @@ export interface Histogram {
 const NAME = "nixfleet_cp_reducer_batch_size";
 
 /** Fetches /metrics from 127.0.0.1:`port` and reads the batch size histogram. */
-export function scrapeBatchSizes(port: number): Promise<Histogram> {
+export async function scrapeBatchSizes(port: number): Promise<Histogram> {
+  return parseHistogram(await scrapeMetrics(port), NAME);
+}
+
+/** The Prometheus text of 127.0.0.1:`port`/metrics. */
+export function scrapeMetrics(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
       let text = "";
@@ -20,10 +25,35 @@ export function scrapeBatchSizes(port: number): Promise<Histogram> {
       res.on("data", (chunk: string) => {
         text += chunk;
       });
-      res.on("end", () => resolve(parseHistogram(text, NAME)));
+      res.on("end", () => resolve(text));
       res.on("error", reject);
     }).on("error", reject);
   });
+}
+
+/** The event-loop delay since the previous scrape, milliseconds. */
+export interface LoopDelay {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+const LOOP_DELAY = "nixfleet_cp_event_loop_delay_seconds";
+
+/** Reads nixfleet_cp_event_loop_delay_seconds; undefined when the server does not export it. */
+export function parseLoopDelay(text: string): LoopDelay | undefined {
+  const at = (quantile: string) => {
+    const m = new RegExp(
+      `^${LOOP_DELAY}\\{quantile="${quantile.replace(".", "\\.")}"\\}\\s+(\\S+)`,
+      "m",
+    ).exec(text);
+    return m === null ? undefined : Number(m[1]) * 1000;
+  };
+  const p50Ms = at("0.5");
+  const p99Ms = at("0.99");
+  const maxMs = at("1");
+  if (p50Ms === undefined || p99Ms === undefined || maxMs === undefined) return undefined;
+  return { p50Ms, p99Ms, maxMs };
 }
 
 /** Reads one unlabelled histogram from Prometheus text. */

@@ -2,11 +2,12 @@
 // Each size gets a fresh nixfleet-cp whose database is padded with idle Pending records, then
 // the same driven rollouts; server CPU per applied event is compared between the sizes.
 import type { BenchPki } from "./bench-pki.js";
+import type { BenchPostgres } from "./bench-postgres.js";
 import { eventsPerLane } from "./event-sequence.js";
 import { type Measurement, measure } from "./measure.js";
 import { createRolloutIds, openRollouts } from "./open-rollouts.js";
 import type { BenchOptions } from "./options.js";
-import { anomalies, connectTarget } from "./peak-mode.js";
+import { anomalies, connectTarget } from "./phase-helpers.js";
 import { median, num, table } from "./report.js";
 import { startNixfleet } from "./servers.js";
 import { buildWorkload } from "./workload.js";
@@ -24,6 +25,7 @@ export async function runGrowthMode(
   options: BenchOptions,
   pki: BenchPki,
   log: (line: string) => void,
+  postgres?: BenchPostgres,
 ): Promise<string> {
   const protocol = options.protocols[0] ?? "connect-binary";
   // The driven records are part of the small database: hosts × rollouts ≤ growthSmall.
@@ -46,6 +48,7 @@ export async function runGrowthMode(
     const server = await startNixfleet(pki, {
       serverArgs: options.serverArgs,
       nodeArgs: options.serverNodeArgs,
+      databaseUrl: await postgres?.freshDatabase(),
     });
     const target = await connectTarget(server, pki, hosts);
     try {

@@ -8,7 +8,7 @@ import type { Workload } from "./load-driver.js";
 import { type Measurement, measure } from "./measure.js";
 import { createRolloutIds, openRollouts } from "./open-rollouts.js";
 import type { BenchOptions } from "./options.js";
-import { anomalies, connectTarget, createRollouts } from "./peak-mode.js";
+import { anomalies, connectTarget, createRollouts } from "./phase-helpers.js";
 import { median, num, ratio, table } from "./report.js";
 import { startNixfleet } from "./servers.js";
 import { encodeHeartbeat } from "./wire-format.js";

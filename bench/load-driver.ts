@@ -5,6 +5,7 @@
 import { type ClientHttp2Session, connect, constants } from "node:http2";
 import { performance } from "node:perf_hooks";
 import type { PemPair } from "./bench-pki.js";
+import { classifyBatch } from "./post-events-format.js";
 import { classify, type EncodedRequest, type Protocol, type Verdict } from "./wire-format.js";
 
 /** Open mTLS sessions to one server, one per host identity. */
@@ -81,8 +82,11 @@ export async function openSessions(
 
 /** What one phase sends: per host, the request sequences of its lanes, in start order. */
 export interface Workload {
-  /** How requests were framed; "heartbeat": the heartbeat binding (200 is ok). */
-  readonly protocol: Protocol | "heartbeat";
+  /**
+   * How requests were framed; "heartbeat": the heartbeat binding (200 is ok); "post-events":
+   * PostEvents batches over Connect binary, one verdict per event.
+   */
+  readonly protocol: Protocol | "heartbeat" | "post-events";
   /** sequences[h][k]: the k-th lane of host h (one rollout), its events in seq order. */
   readonly sequences: readonly (readonly (readonly EncodedRequest[])[])[];
   /** Lanes of one host in flight at once (streams per session). */
@@ -104,6 +108,8 @@ export interface PhasePlan {
   /** Called synchronously at the window's edges, e.g. to read the server's CPU time. */
   readonly onWindowStart?: () => void;
   readonly onWindowEnd?: () => void;
+  /** Called for every ok answer, in or out of the window (e.g. to note what was acknowledged). */
+  readonly onOk?: (request: EncodedRequest) => void;
 }
 
 /** Answers counted inside the measured window. */
@@ -119,7 +125,10 @@ export interface PhaseResult {
   readonly windowMs: number;
   /** Requests sent inside the window. */
   readonly sent: number;
+  /** Answers by verdict, one per request. */
   readonly counts: VerdictCounts;
+  /** Events by verdict: the same as counts, except for PostEvents (a verdict per event). */
+  readonly eventCounts: VerdictCounts;
   /** Latencies (ms) of ok answers in the window, sorted ascending. */
   readonly okLatencies: Float64Array;
   /**
@@ -155,6 +164,8 @@ export function runPhase(
   const hostCount = Math.min(pool.sessions.length, sequences.length);
   const nextSequence = new Array<number>(hostCount).fill(0);
   const counts: VerdictCounts = { ok: 0, shed: 0, duplicate: 0, error: 0 };
+  const eventCounts: VerdictCounts = { ok: 0, shed: 0, duplicate: 0, error: 0 };
+  const batched = protocol === "post-events";
   let latencies = new Float64Array(1 << 16);
   let serviceLatencies = new Float64Array(1 << 16);
   let latencyCount = 0;
@@ -237,6 +248,8 @@ export function runPhase(
     let status = 0;
     let grpcStatus = -1;
     let firstChunk: Buffer | undefined;
+    // A batch's verdicts may span DATA frames; single answers are told by their first bytes.
+    let chunks: Buffer[] | undefined;
     const stream = session.request(request.headers);
     stream.on("response", (headers) => {
       status = Number(headers[":status"]);
@@ -248,19 +261,40 @@ export function runPhase(
       if (g !== undefined) grpcStatus = Number(g);
     });
     stream.on("data", (chunk: Buffer) => {
-      firstChunk ??= chunk;
+      if (firstChunk === undefined) firstChunk = chunk;
+      else if (batched) {
+        chunks ??= [firstChunk];
+        chunks.push(chunk);
+      }
     });
     stream.on("error", () => {});
     stream.on("close", () => {
       inflight--;
       const now = performance.now();
-      let verdict: Verdict =
-        stream.rstCode !== constants.NGHTTP2_NO_ERROR && status === 0
-          ? "error"
-          : classify(protocol, { status, grpcStatus, firstChunk });
+      let verdict: Verdict;
+      let perEvent: VerdictCounts | undefined;
+      if (protocol === "post-events") {
+        const body = chunks === undefined ? firstChunk : Buffer.concat(chunks);
+        const batch = classifyBatch(status, body, request.events ?? 1);
+        verdict = batch.call;
+        perEvent = batch.events;
+      } else {
+        verdict =
+          stream.rstCode !== constants.NGHTTP2_NO_ERROR && status === 0
+            ? "error"
+            : classify(protocol, { status, grpcStatus, firstChunk });
+      }
       if (status === 0) verdict = "error";
+      if (verdict === "ok") plan.onOk?.(request);
       if (inWindow) {
         counts[verdict]++;
+        if (perEvent === undefined) eventCounts[verdict]++;
+        else {
+          eventCounts.ok += perEvent.ok;
+          eventCounts.duplicate += perEvent.duplicate;
+          eventCounts.error += perEvent.error;
+          eventCounts.shed += perEvent.shed;
+        }
         if (verdict === "ok") recordLatency(now - intended, now - sentAt);
         if (verdict === "error" && errorSamples.length < 5) {
           errorSamples.push(
@@ -384,6 +418,7 @@ export function runPhase(
       windowMs: windowEnd - windowStart,
       sent,
       counts,
+      eventCounts,
       okLatencies: sorted,
       okServiceLatencies: sortedService,
       maxBacklog,

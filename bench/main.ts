@@ -2,12 +2,15 @@
 // the same run. Progress goes to stderr, the Markdown report to stdout. See BENCHMARKS.md.
 import { join, resolve } from "node:path";
 import { ensureBenchPki } from "./bench-pki.js";
+import { type BenchPostgres, startBenchPostgres } from "./bench-postgres.js";
 import { runGrowthMode } from "./growth-mode.js";
 import { runHeartbeatMode } from "./heartbeat-mode.js";
+import { targetTable } from "./issue-targets.js";
 import { type BenchOptions, parseBenchOptions, USAGE } from "./options.js";
 import { runOverloadMode } from "./overload-mode.js";
 import { runPeakMode } from "./peak-mode.js";
 import { runProfileMode } from "./profile-mode.js";
+import { runReplicasMode } from "./replicas-mode.js";
 import { runHeader } from "./report.js";
 import { cleanupTemp } from "./servers.js";
 
@@ -17,7 +20,18 @@ const TITLES: Record<BenchOptions["mode"], string> = {
   growth: "nixfleet-cp ingest benchmark: database growth",
   profile: "nixfleet-cp ingest benchmark: CPU profile of the hot path",
   heartbeat: "nixfleet-cp heartbeat benchmark: a fleet heartbeating, against PostEvent",
+  targets: "nixfleet-cp ingest benchmark: issue 15 targets (peak, then overload on gRPC)",
+  replicas: "nixfleet-cp on PostgreSQL: 2 replicas on one database against 1",
 };
+
+/** Modes that take --db postgres. */
+const POSTGRES_MODES: readonly BenchOptions["mode"][] = [
+  "peak",
+  "overload",
+  "growth",
+  "targets",
+  "replicas",
+];
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -39,27 +53,62 @@ async function main(): Promise<number> {
     `certificates for ${hostsNeeded} hosts in ${options.stateDir}/pki (issued once, then cached)`,
   );
   const pki = await ensureBenchPki(join(resolve(options.stateDir), "pki"), hostsNeeded);
-  let body: string;
-  switch (options.mode) {
-    case "peak":
-      body = await runPeakMode(options, pki, log);
-      break;
-    case "overload":
-      body = await runOverloadMode(options, pki, log);
-      break;
-    case "growth":
-      body = await runGrowthMode(options, pki, log);
-      break;
-    case "profile":
-      body = await runProfileMode(options, pki, log);
-      break;
-    case "heartbeat":
-      body = await runHeartbeatMode(options, pki, log);
-      break;
+  if (options.db === "postgres" && !POSTGRES_MODES.includes(options.mode)) {
+    throw new Error(`--db postgres is for the ${POSTGRES_MODES.join(", ")} modes`);
   }
+  const postgres = options.db === "postgres" ? await startBenchPostgres(log) : undefined;
+  let body: string;
+  try {
+    body = await runMode(options, pki, log, postgres);
+  } finally {
+    await postgres?.stop();
+  }
+  if (postgres !== undefined) body = `- store: ${postgres.description}\n\n${body}`;
   process.stdout.write(`${runHeader(TITLES[options.mode], argv)}\n\n${body}\n`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   return 0;
+}
+
+async function runMode(
+  options: BenchOptions,
+  pki: Awaited<ReturnType<typeof ensureBenchPki>>,
+  log: (line: string) => void,
+  postgres: BenchPostgres | undefined,
+): Promise<string> {
+  switch (options.mode) {
+    case "peak":
+      return (await runPeakMode(options, pki, log, postgres)).body;
+    case "overload":
+      return (await runOverloadMode(options, pki, log, postgres)).body;
+    case "growth":
+      return runGrowthMode(options, pki, log, postgres);
+    case "profile":
+      return runProfileMode(options, pki, log);
+    case "heartbeat":
+      return runHeartbeatMode(options, pki, log);
+    case "replicas":
+      if (postgres === undefined) throw new Error("--mode replicas needs --db postgres");
+      return runReplicasMode(options, pki, log, postgres);
+    case "targets": {
+      // Issue 15's whole table from one command: the peak mode, then gRPC past saturation.
+      const peak = await runPeakMode(options, pki, log, postgres);
+      log("overload on gRPC");
+      const overload = options.protocols.includes("grpc")
+        ? await runOverloadMode({ ...options, protocols: ["grpc"] }, pki, log, postgres)
+        : { body: "", targets: [] };
+      return [
+        peak.body,
+        "",
+        "## Overload on gRPC",
+        "",
+        overload.body,
+        "",
+        "## Issue 15 targets (every figure from this run)",
+        "",
+        targetTable([...peak.targets, ...overload.targets]),
+      ].join("\n");
+    }
+  }
 }
 
 // The bench owns child processes and temp dirs: whatever happens, leave none behind.

@@ -3,7 +3,10 @@
 import {
   type BatchSummary,
   histogramDelta,
-  scrapeBatchSizes,
+  type LoopDelay,
+  parseHistogram,
+  parseLoopDelay,
+  scrapeMetrics,
   summarizeBatches,
 } from "./batch-histogram.js";
 import {
@@ -23,6 +26,10 @@ export interface Measurement {
   readonly answeredPerSec: number;
   /** ok answers per second in the window (goodput). */
   readonly okPerSec: number;
+  /** Events applied per second: okPerSec, except for PostEvents (per-event verdicts). */
+  readonly okEventsPerSec: number;
+  /** Server CPU per applied event, microseconds. */
+  readonly cpuUsPerOkEvent: number;
   /** Server CPU (user + system, all threads) per answered request, microseconds. */
   readonly cpuUsPerRequest: number;
   /** Server CPU per ok answer (per event applied), microseconds. */
@@ -35,7 +42,11 @@ export interface Measurement {
   readonly serviceP99Ms: number;
   /** Reducer batches of the phase (warm-up included); nixfleet-cp only. */
   readonly batches: BatchSummary | undefined;
+  /** The server's event-loop delay over the measured window; nixfleet-cp only. */
+  readonly loopDelay: LoopDelay | undefined;
 }
+
+const BATCH_SIZES = "nixfleet_cp_reducer_batch_size";
 
 /** Runs `plan` against `server` and measures it. */
 export async function measure(
@@ -44,21 +55,29 @@ export async function measure(
   workload: Workload,
   plan: Omit<PhasePlan, "onWindowStart" | "onWindowEnd">,
 ): Promise<Measurement> {
-  const before =
-    server.metricsPort === undefined ? undefined : await scrapeBatchSizes(server.metricsPort);
+  const port = server.metricsPort;
+  const before = port === undefined ? undefined : await scrapeMetrics(port);
   let cpuStart = 0;
   let cpuEnd = 0;
+  // The loop-delay gauges reset at every scrape: one at the window's start throws away the
+  // warm-up, the one at its end reads exactly the window.
+  let windowStartScrape: Promise<unknown> | undefined;
+  let windowEndScrape: Promise<string> | undefined;
   const result = await runPhase(pool, workload, {
     ...plan,
     onWindowStart: () => {
       cpuStart = server.cpuMicros();
+      if (port !== undefined) windowStartScrape = scrapeMetrics(port).catch(() => "");
     },
     onWindowEnd: () => {
       cpuEnd = server.cpuMicros();
+      if (port !== undefined) {
+        windowEndScrape = (windowStartScrape ?? Promise.resolve()).then(() => scrapeMetrics(port));
+      }
     },
   });
-  const after =
-    server.metricsPort === undefined ? undefined : await scrapeBatchSizes(server.metricsPort);
+  const windowText = await windowEndScrape;
+  const after = port === undefined ? undefined : await scrapeMetrics(port);
   const { ok, shed, duplicate, error } = result.counts;
   const answered = ok + shed + duplicate + error;
   const seconds = result.windowMs / 1000;
@@ -67,6 +86,8 @@ export async function measure(
     result,
     answeredPerSec: answered / seconds,
     okPerSec: ok / seconds,
+    okEventsPerSec: result.eventCounts.ok / seconds,
+    cpuUsPerOkEvent: result.eventCounts.ok > 0 ? cpu / result.eventCounts.ok : Number.NaN,
     cpuUsPerRequest: answered > 0 ? cpu / answered : Number.NaN,
     cpuUsPerOk: ok > 0 ? cpu / ok : Number.NaN,
     serverCores: cpu / 1e6 / seconds,
@@ -76,6 +97,9 @@ export async function measure(
     batches:
       before === undefined || after === undefined
         ? undefined
-        : summarizeBatches(histogramDelta(before, after)),
+        : summarizeBatches(
+            histogramDelta(parseHistogram(before, BATCH_SIZES), parseHistogram(after, BATCH_SIZES)),
+          ),
+    loopDelay: windowText === undefined ? undefined : parseLoopDelay(windowText),
   };
 }

@@ -4,7 +4,24 @@ import { parseArgs } from "node:util";
 import { PROTOCOLS, type Protocol } from "./wire-format.js";
 
 /** What to measure. */
-export type Mode = "peak" | "overload" | "growth" | "profile" | "heartbeat";
+export type Mode =
+  | "peak"
+  | "overload"
+  | "growth"
+  | "profile"
+  | "heartbeat"
+  | "targets"
+  | "replicas";
+
+const MODES: readonly Mode[] = [
+  "peak",
+  "overload",
+  "growth",
+  "profile",
+  "heartbeat",
+  "targets",
+  "replicas",
+];
 
 /** Every setting of a bench run. */
 export interface BenchOptions {
@@ -14,6 +31,12 @@ export interface BenchOptions {
   readonly hosts: number;
   /** Concurrent lanes (rollouts, HTTP/2 streams) per host in closed-loop phases. */
   readonly lanes: number;
+  /** The peak table's second, low-concurrency row (hosts × lanes); undefined: not measured. */
+  readonly lowConcurrency: { readonly hosts: number; readonly lanes: number } | undefined;
+  /** Events per PostEvents call in the peak mode's batch row; 0: not measured. */
+  readonly batchEvents: number;
+  /** Where nixfleet-cp keeps its state: a temp SQLite file, or a fresh PostgreSQL database. */
+  readonly db: "sqlite" | "postgres";
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly latencyDurationMs: number;
@@ -43,11 +66,21 @@ export interface BenchOptions {
 /** `--help` text. */
 export const USAGE = `npm run bench -- [flags]
 
-  --mode peak|overload|growth|profile|heartbeat   what to measure (default peak);
-                          heartbeat: --hosts agents heartbeating vs PostEvent, same run
+  --mode MODE             what to measure (default peak): peak, overload, growth, profile,
+                          heartbeat (--hosts agents heartbeating vs PostEvent, same run),
+                          targets (peak, then overload on gRPC: issue 15's target table),
+                          replicas (PostgreSQL: 2 nixfleet-cp on one database against 1,
+                          then an exactly-once check of what was acknowledged)
   --protocols LIST        comma-separated: connect-binary,connect-json,grpc,http-json (default all)
   --hosts N               simulated hosts = TLS sessions = agent certificates (default 256)
   --lanes N               concurrent rollouts (HTTP/2 streams) per host, closed loop (default 2)
+  --low-concurrency HxL   the peak table's second row: H hosts × L lanes (default 8x8 = 64
+                          streams over 8 sessions); "none" to skip it
+  --batch-events N        events per PostEvents call in the peak mode's batch row (default 32;
+                          0 to skip; skipped with a note when the server lacks the RPC)
+  --db sqlite|postgres    nixfleet-cp's store (default sqlite). postgres: a fresh database per
+                          server on NIXFLEET_CP_BENCH_PG (a superuser URL) or, unset, on an
+                          embedded PostgreSQL 17 from node_modules; adds the raw pg baseline
   --warmup MS             unmeasured warm-up before each window (default 1000)
   --duration MS           measured window of each throughput phase (default 3000)
   --latency-duration MS   window of each latency phase at 50% / 90% of peak (default 4000)
@@ -74,6 +107,17 @@ function int(text: string | undefined, name: string, fallback: number, min = 1):
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}`);
   return n;
+}
+
+function lowConcurrency(text: string | undefined): BenchOptions["lowConcurrency"] {
+  if (text === "none") return undefined;
+  const m = /^(\d+)x(\d+)$/.exec(text ?? "8x8");
+  const hosts = Number(m?.[1]);
+  const lanes = Number(m?.[2]);
+  if (m === null || !(hosts >= 1) || !(lanes >= 1)) {
+    throw new Error(`--low-concurrency: expected HOSTSxLANES (e.g. 8x8) or none, got "${text}"`);
+  }
+  return { hosts, lanes };
 }
 
 function profileServer(text: string | undefined): BenchOptions["profileServer"] {
@@ -103,6 +147,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
       protocols: { type: "string" },
       hosts: { type: "string" },
       lanes: { type: "string" },
+      "low-concurrency": { type: "string" },
+      "batch-events": { type: "string" },
+      db: { type: "string" },
       warmup: { type: "string" },
       duration: { type: "string" },
       "latency-duration": { type: "string" },
@@ -125,9 +172,15 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
   });
   if (values.help) return "help";
   const mode = (values.mode ?? "peak") as Mode;
-  if (!["peak", "overload", "growth", "profile", "heartbeat"].includes(mode)) {
-    throw new Error(`--mode: expected peak, overload, growth, profile or heartbeat, got "${mode}"`);
+  if (!MODES.includes(mode)) {
+    throw new Error(`--mode: expected one of ${MODES.join(", ")}, got "${mode}"`);
   }
+  const db = values.db ?? (mode === "replicas" ? "postgres" : "sqlite");
+  if (db !== "sqlite" && db !== "postgres") {
+    throw new Error(`--db: expected sqlite or postgres, got "${db}"`);
+  }
+  if (mode === "replicas" && db !== "postgres")
+    throw new Error("--mode replicas needs --db postgres");
   const protocols = (values.protocols?.split(",") ?? [...PROTOCOLS]).map((p) => p.trim());
   for (const p of protocols) {
     if (!(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol "${p}"`);
@@ -139,6 +192,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
     protocols: protocols as Protocol[],
     hosts: int(values.hosts, "hosts", 256),
     lanes: int(values.lanes, "lanes", 2),
+    lowConcurrency: lowConcurrency(values["low-concurrency"]),
+    batchEvents: int(values["batch-events"], "batch-events", 32, 0),
+    db,
     warmupMs: int(values.warmup, "warmup", 1000, 0),
     durationMs: int(values.duration, "duration", 3000, 500),
     latencyDurationMs: int(values["latency-duration"], "latency-duration", 4000, 500),

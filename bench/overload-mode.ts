@@ -2,10 +2,12 @@
 // offer of factor × that peak. Past saturation the service must shed with resource_exhausted /
 // 503 and keep committing at about its peak, with no other error and bounded memory.
 import type { BenchPki } from "./bench-pki.js";
+import type { BenchPostgres } from "./bench-postgres.js";
+import { atLeast, type TargetRow } from "./issue-targets.js";
 import type { Measurement } from "./measure.js";
 import { measure } from "./measure.js";
 import type { BenchOptions } from "./options.js";
-import { anomalies, batchRow, connectTarget, createRollouts } from "./peak-mode.js";
+import { anomalies, batchRow, connectTarget, createRollouts } from "./phase-helpers.js";
 import { num, pct, ratio, table } from "./report.js";
 import { startNixfleet } from "./servers.js";
 import type { Protocol } from "./wire-format.js";
@@ -26,12 +28,13 @@ interface OverloadRow {
   readonly alive: boolean;
 }
 
-/** Runs the overload mode and returns its Markdown. */
+/** Runs the overload mode; returns its Markdown and its row of issue 15's target table. */
 export async function runOverloadMode(
   options: BenchOptions,
   pki: BenchPki,
   log: (line: string) => void,
-): Promise<string> {
+  postgres?: BenchPostgres,
+): Promise<{ body: string; targets: TargetRow[] }> {
   const rollouts = createRollouts(pki, options);
   const rows: OverloadRow[] = [];
   for (const protocol of options.protocols) {
@@ -39,6 +42,7 @@ export async function runOverloadMode(
     const server = await startNixfleet(pki, {
       serverArgs: options.serverArgs,
       nodeArgs: options.serverNodeArgs,
+      databaseUrl: await postgres?.freshDatabase(),
     });
     const target = await connectTarget(server, pki, options.hosts);
     try {
@@ -109,7 +113,17 @@ export async function runOverloadMode(
     const c = m.result.counts;
     return c.ok + c.shed + c.duplicate + c.error;
   };
-  return [
+  const targets = rows
+    .filter((r) => r.protocol === "grpc")
+    .map((r) =>
+      atLeast(
+        `gRPC goodput at ${options.overloadFactor}× peak ÷ peak`,
+        r.over.okPerSec / r.peak.okPerSec,
+        0.8,
+        r.alive ? "" : "the server died",
+      ),
+    );
+  const body = [
     `### Overload: ${options.overloadFactor}× the measured peak, open loop (${options.hosts} hosts × up to ${options.overloadLanes} lanes; shed events are re-sent with the same seq; ${num(options.overloadDurationMs / 1000)} s window after ${num(options.warmupMs / 1000, 1)} s warm-up)`,
     "",
     table(
@@ -184,4 +198,5 @@ export async function runOverloadMode(
       }),
     ),
   ].join("\n");
+  return { body, targets };
 }

@@ -6,7 +6,7 @@ import type { BenchPki } from "./bench-pki.js";
 import { summarizeProfile } from "./cpu-profile.js";
 import { measure } from "./measure.js";
 import type { BenchOptions } from "./options.js";
-import { anomalies, connectTarget, createRollouts } from "./peak-mode.js";
+import { anomalies, connectTarget, createRollouts } from "./phase-helpers.js";
 import { num, pct, table } from "./report.js";
 import { makeTempDir, SERVER_LABELS, startBaseline, startNixfleet } from "./servers.js";
 import { buildWorkload } from "./workload.js";

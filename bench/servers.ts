@@ -1,5 +1,5 @@
-// Starts the three servers a run compares, each in its own process on the same certificates:
-// nixfleet-cp (`bin/nixfleet-cp serve`, SQLite on a temp file) and the two baselines.
+// Starts the servers a run compares, each in its own process on the same certificates:
+// nixfleet-cp (`bin/nixfleet-cp serve`, SQLite on a temp file or PostgreSQL) and the baselines.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,12 +9,13 @@ import { killAllServers, type ServerProcess, spawnServer } from "./server-proces
 const repo = new URL("..", import.meta.url).pathname;
 
 /** The servers of a comparison. */
-export type ServerKind = "bare" | "connect" | "nixfleet-cp";
+export type ServerKind = "bare" | "connect" | "grpc-js" | "nixfleet-cp";
 
 /** Table labels of the servers. */
 export const SERVER_LABELS: Record<ServerKind, string> = {
   bare: "bare node:http2",
   connect: "connect-node, empty handler",
+  "grpc-js": "grpc-js, empty handler",
   "nixfleet-cp": "nixfleet-cp",
 };
 
@@ -34,10 +35,16 @@ export function cleanupTemp(): void {
   tempDirs.clear();
 }
 
-/** Starts nixfleet-cp on a fresh SQLite file in its own temp dir. */
+/** Starts nixfleet-cp on a fresh SQLite file in its own temp dir, or on `databaseUrl`. */
 export async function startNixfleet(
   pki: BenchPki,
-  options: { serverArgs?: readonly string[]; nodeArgs?: readonly string[]; name?: string } = {},
+  options: {
+    serverArgs?: readonly string[];
+    nodeArgs?: readonly string[];
+    name?: string;
+    /** A PostgreSQL URL (a fresh database); a temp SQLite file when absent. */
+    databaseUrl?: string | undefined;
+  } = {},
 ): Promise<ServerProcess & { readonly dir: string }> {
   const dir = makeTempDir();
   const server = await spawnServer({
@@ -52,7 +59,7 @@ export async function startNixfleet(
       "--state-dir",
       dir,
       "--db",
-      join(dir, "nixfleet-cp.sqlite"),
+      options.databaseUrl ?? join(dir, "nixfleet-cp.sqlite"),
       "--tls-cert",
       pki.serverCertPath,
       "--tls-key",
@@ -74,7 +81,7 @@ export async function startNixfleet(
 
 /** Starts a baseline server process. */
 export async function startBaseline(
-  kind: "bare" | "connect",
+  kind: "bare" | "connect" | "grpc-js",
   pki: BenchPki,
   nodeArgs: readonly string[] = [],
 ): Promise<ServerProcess> {

@@ -24,6 +24,10 @@ export const BINDING_PATH = "/v1/agent/events";
 export interface EncodedRequest {
   readonly headers: OutgoingHttpHeaders;
   readonly body: Buffer;
+  /** Events the request carries: 1 unless it is a PostEvents batch. */
+  readonly events?: number;
+  /** "rollout/host/seq" of a single event, for runs that check what was acknowledged. */
+  readonly key?: string;
 }
 
 // One frozen header object per protocol: node:http2 copies headers, so sharing them is safe
@@ -54,12 +58,22 @@ const HEADERS: Record<Protocol, OutgoingHttpHeaders> = {
   }),
 };
 
+/** "rollout/host/seq": how the exactly-once check names an event. */
+export function eventKey(event: BenchEvent): string {
+  const seq = event.proto.event?.seq ?? 0n;
+  return `${event.proto.rolloutId}/${event.proto.hostname}/${seq}`;
+}
+
 /** Encodes one event for `protocol`. */
 export function encodeRequest(event: BenchEvent, protocol: Protocol): EncodedRequest {
   const headers = HEADERS[protocol];
   switch (protocol) {
     case "connect-binary":
-      return { headers, body: Buffer.from(toBinary(PostEventRequestSchema, event.proto)) };
+      return {
+        headers,
+        body: Buffer.from(toBinary(PostEventRequestSchema, event.proto)),
+        key: eventKey(event),
+      };
     case "connect-json":
       return {
         headers,

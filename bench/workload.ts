@@ -2,6 +2,7 @@
 // events encoded for the protocol, so the timed phase only writes prepared buffers.
 import { eventsPerLane, laneEvents } from "./event-sequence.js";
 import type { Workload } from "./load-driver.js";
+import { encodePostEvents } from "./post-events-format.js";
 import { type EncodedRequest, encodeRequest, type Protocol } from "./wire-format.js";
 
 /** What a phase needs encoded. */
@@ -32,6 +33,39 @@ export function buildWorkload(spec: WorkloadSpec): Workload {
     lanesPerHost: spec.lanesPerHost,
     recycle: spec.recycle,
   };
+}
+
+/** What a PostEvents phase needs encoded. */
+export interface BatchWorkloadSpec {
+  readonly hosts: readonly string[];
+  readonly rolloutIds: readonly string[];
+  readonly lanesPerHost: number;
+  readonly probeResults: number;
+  /** Events per PostEvents call. */
+  readonly batchEvents: number;
+}
+
+/**
+ * PostEvents over Connect binary: host h's rollouts are dealt to its lanes (lane k takes
+ * rollouts k, k + lanes, ...), each lane's events are laid end to end in seq order per
+ * rollout, and cut into calls of `batchEvents`, so a call usually spans rollouts, as an
+ * agent's backlog does. Each lane is one sequence of the driver.
+ */
+export function buildBatchWorkload(spec: BatchWorkloadSpec): Workload {
+  const t0 = Date.now();
+  const sequences = spec.hosts.map((host) =>
+    Array.from({ length: spec.lanesPerHost }, (_, k): readonly EncodedRequest[] => {
+      const events = spec.rolloutIds
+        .filter((_, r) => r % spec.lanesPerHost === k)
+        .flatMap((rolloutId) => laneEvents(host, rolloutId, t0, spec.probeResults));
+      const calls: EncodedRequest[] = [];
+      for (let i = 0; i < events.length; i += spec.batchEvents) {
+        calls.push(encodePostEvents(host, events.slice(i, i + spec.batchEvents)));
+      }
+      return calls;
+    }),
+  );
+  return { protocol: "post-events", sequences, lanesPerHost: spec.lanesPerHost, recycle: false };
 }
 
 /**

