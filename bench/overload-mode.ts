@@ -3,7 +3,7 @@
 // 503 and keep committing at about its peak, with no other error and bounded memory.
 import type { BenchPki } from "./bench-pki.js";
 import type { BenchPostgres } from "./bench-postgres.js";
-import { atLeast, type TargetRow } from "./issue-targets.js";
+import { atLeast, type TargetRow, targetTable } from "./issue-targets.js";
 import type { Measurement } from "./measure.js";
 import { measure } from "./measure.js";
 import type { BenchOptions } from "./options.js";
@@ -197,6 +197,7 @@ export async function runOverloadMode(
         ];
       }),
     ),
+    ...(targets.length > 0 ? ["", "### Issue 15 target", "", targetTable(targets)] : []),
   ].join("\n");
   return { body, targets };
 }
