@@ -17,6 +17,7 @@ import {
   PostEventResponseSchema,
 } from "../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { serveGrpcJs } from "./grpc-js-server.js";
+import { countBatchedEvents, POST_EVENTS_RPC } from "./post-events-format.js";
 
 /** Which baseline to serve. */
 export type BaselineKind = "bare" | "connect" | "grpc-js";
@@ -38,7 +39,22 @@ function bareHandler(): (req: Http2ServerRequest, res: Http2ServerResponse) => v
   const grpcFrame = Buffer.alloc(5 + binary.length);
   grpcFrame.writeUInt32BE(binary.length, 1);
   binary.copy(grpcFrame, 5);
+  const verdict = Buffer.concat([
+    Buffer.from([0x0a, binary.length + 2, 0x0a, binary.length]),
+    binary,
+  ]);
   return (req, res) => {
+    if (req.url === POST_EVENTS_RPC) {
+      // One APPLIED verdict per event: lets the driver's PostEvents path be checked on its own.
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.once("end", () => {
+        const events = countBatchedEvents(Buffer.concat(chunks));
+        res.writeHead(200, { "content-type": "application/proto" });
+        res.end(Buffer.concat(Array.from({ length: events }, () => verdict)));
+      });
+      return;
+    }
     // Read the whole body, as any real handler must, then answer the protocol's OK.
     req.resume();
     req.once("end", () => {

@@ -35,6 +35,18 @@ export function encodePostEvents(hostname: string, events: readonly BenchEvent[]
   return { headers: HEADERS, body: Buffer.from(writer.finish()), events: events.length };
 }
 
+/** How many BatchedEvent entries (field 2) a PostEventsRequest holds. */
+export function countBatchedEvents(body: Uint8Array): number {
+  const reader = new BinaryReader(body);
+  let n = 0;
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 2) n++;
+    reader.skip(wireType);
+  }
+  return n;
+}
+
 /** Per-event verdicts of one PostEvents answer. */
 export interface BatchVerdicts {
   ok: number;
