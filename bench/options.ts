@@ -54,7 +54,7 @@ export interface BenchOptions {
   /** closed: closed-loop peak; overload: half at peak, half at overloadFactor × that peak. */
   readonly profileLoad: "closed" | "overload";
   /** Which server --mode profile runs under the profiler. */
-  readonly profileServer: "nixfleet-cp" | "connect" | "bare";
+  readonly profileServer: "nixfleet-cp" | "connect" | "bare" | "grpc-js";
   /** Where certificates are cached between runs. */
   readonly stateDir: string;
   /** Extra flags for `nixfleet-cp serve`, e.g. --batch-size 512. */
@@ -95,7 +95,8 @@ export const USAGE = `npm run bench -- [flags]
   --growth-repeats N      small/large pairs, alternated (default 3)
   --profile-duration MS   load time under --cpu-prof (default 15000)
   --profile-load KIND     closed, or overload: then half the time at --overload-factor × peak
-  --profile-server NAME   nixfleet-cp, connect or bare: which server to profile (default nixfleet-cp)
+  --profile-server NAME   nixfleet-cp, connect, bare or grpc-js (gRPC only): which server to
+                          profile (default nixfleet-cp)
   --state-dir DIR         certificate cache (default .bench)
   --server-arg FLAG       extra flag for nixfleet-cp serve (repeatable)
   --server-node-arg FLAG  extra node flag for every server process (repeatable), e.g.
@@ -122,8 +123,10 @@ function lowConcurrency(text: string | undefined): BenchOptions["lowConcurrency"
 
 function profileServer(text: string | undefined): BenchOptions["profileServer"] {
   const name = text ?? "nixfleet-cp";
-  if (name !== "nixfleet-cp" && name !== "connect" && name !== "bare") {
-    throw new Error(`--profile-server: expected nixfleet-cp, connect or bare, got "${name}"`);
+  if (name !== "nixfleet-cp" && name !== "connect" && name !== "bare" && name !== "grpc-js") {
+    throw new Error(
+      `--profile-server: expected nixfleet-cp, connect, bare or grpc-js, got "${name}"`,
+    );
   }
   return name;
 }
