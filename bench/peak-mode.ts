@@ -140,10 +140,14 @@ export async function runPeakMode(
             keep(`${c.name}/${protocol}/${kind}`, SERVER_LABELS[kind], m);
             fastest = Math.max(fastest, m.answeredPerSec);
           }
-          // nixfleet-cp cannot outrun the fastest baseline; size its fresh rollouts from that.
+          // nixfleet-cp cannot outrun the fastest baseline; size its fresh rollouts from that,
+          // or from twice its rate at the main concurrency when known: with few hosts every
+          // rollout holds few events, and opening thousands would dwarf the measurement.
           const seconds = (options.warmupMs + options.durationMs) / 1000;
+          const known = results.get(`main/${protocol}/nixfleet-cp`)?.at(-1)?.okPerSec;
+          const expected = Math.min(fastest, c.name === "low" && known ? known * 2 : fastest);
           const cp = narrowTarget(targets["nixfleet-cp"], c.hosts);
-          const work = await rollouts.workload(cp, protocol, fastest * 1.2 * seconds, c.lanes);
+          const work = await rollouts.workload(cp, protocol, expected * 1.2 * seconds, c.lanes);
           const single = await measure(servers["nixfleet-cp"], cp.pool, work, closed);
           keep(`${c.name}/${protocol}/nixfleet-cp`, "nixfleet-cp", single);
           if (protocol === "connect-binary" && c.name === "main" && !postEventsSkipped) {
