@@ -14,10 +14,10 @@ import {
   type PhaseResult,
   quantile,
   runPhase,
-  type SessionPool,
   type Workload,
 } from "./load-driver.js";
 import type { ServerProcess } from "./server-process.js";
+import type { SessionPool } from "./session-pool.js";
 
 /** A phase's figures. Rates and times are raw numbers from this machine. */
 export interface Measurement {

@@ -228,60 +228,33 @@ function peakTargets(r: PeakResults, m: (key: string, f: (x: Measurement) => num
     low === undefined ? "" : `${low.hosts * low.lanes} streams (${low.hosts} × ${low.lanes})`;
   const mainStreams = `${options.hosts * options.lanes} streams (${options.hosts} × ${options.lanes})`;
   const rows: TargetRow[] = [];
-  const ratioOf = (cp: string, base: string) => m(cp, okps) / m(base, rps);
-  if (low !== undefined && has("grpc")) {
-    rows.push(
-      atLeast(
-        `durable gRPC PostEvent ÷ grpc-js empty handler, ${lowStreams}`,
-        ratioOf("low/grpc/nixfleet-cp", "low/grpc/grpc-js"),
-        0.5,
-      ),
-    );
-    if (has("connect-binary")) {
-      rows.push(
-        atLeast(
-          `durable Connect binary ÷ grpc-js empty handler, ${lowStreams}`,
-          ratioOf("low/connect-binary/nixfleet-cp", "low/grpc/grpc-js"),
-          0.6,
-        ),
-      );
-    }
-  }
-  if (has("connect-binary")) {
-    rows.push(
-      atLeast(
-        `Connect binary ÷ empty connect-node, ${mainStreams}`,
-        ratioOf("main/connect-binary/nixfleet-cp", "main/connect-binary/connect"),
-        1.2,
-      ),
-    );
-    if (low !== undefined) {
-      rows.push(
-        atLeast(
-          `Connect binary ÷ empty connect-node, ${lowStreams}`,
-          ratioOf("low/connect-binary/nixfleet-cp", "low/connect-binary/connect"),
-          1.0,
-        ),
-      );
-    }
-  }
-  if (has("http-json")) {
-    rows.push(
-      atLeast(
-        `binding ÷ bare node:http2, ${mainStreams}`,
-        ratioOf("main/http-json/nixfleet-cp", "main/http-json/bare"),
-        0.6,
-      ),
-    );
-    if (low !== undefined) {
-      rows.push(
-        atLeast(
-          `binding ÷ bare node:http2, ${lowStreams}`,
-          ratioOf("low/http-json/nixfleet-cp", "low/http-json/bare"),
-          0.5,
-        ),
-      );
-    }
+  const label = { main: mainStreams, low: lowStreams };
+  // [figure, nixfleet-cp's protocol, baseline protocol/kind, concurrency, bound]
+  const ratios: [string, string, string, "main" | "low", number][] = [
+    ["durable gRPC PostEvent ÷ grpc-js empty handler", "grpc", "grpc/grpc-js", "low", 0.5],
+    [
+      "durable Connect binary ÷ grpc-js empty handler",
+      "connect-binary",
+      "grpc/grpc-js",
+      "low",
+      0.6,
+    ],
+    [
+      "Connect binary ÷ empty connect-node",
+      "connect-binary",
+      "connect-binary/connect",
+      "main",
+      1.2,
+    ],
+    ["Connect binary ÷ empty connect-node", "connect-binary", "connect-binary/connect", "low", 1.0],
+    ["binding ÷ bare node:http2", "http-json", "http-json/bare", "main", 0.6],
+    ["binding ÷ bare node:http2", "http-json", "http-json/bare", "low", 0.5],
+  ];
+  for (const [figure, protocol, base, c, bound] of ratios) {
+    if (!has(protocol) || !has(base.split("/")[0] as string)) continue;
+    if (c === "low" && low === undefined) continue;
+    const value = m(`${c}/${protocol}/nixfleet-cp`, okps) / m(`${c}/${base}`, rps);
+    rows.push(atLeast(`${figure}, ${label[c]}`, value, bound));
   }
   for (const [share, bound] of [
     [0.5, 20],

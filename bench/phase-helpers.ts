@@ -2,12 +2,13 @@
 // for a protocol (single events or PostEvents batches), and the notes and rows of the reports.
 import type { BatchSummary } from "./batch-histogram.js";
 import type { BenchPki } from "./bench-pki.js";
-import { openSessions, type SessionPool, type Workload } from "./load-driver.js";
+import type { Workload } from "./load-driver.js";
 import type { Measurement } from "./measure.js";
 import { createRolloutIds, openRollouts } from "./open-rollouts.js";
 import type { BenchOptions } from "./options.js";
 import { num, pct } from "./report.js";
 import type { ServerProcess } from "./server-process.js";
+import { openSessions, type SessionPool } from "./session-pool.js";
 import type { Protocol } from "./wire-format.js";
 import { buildBatchWorkload, buildWorkload, rolloutsNeeded } from "./workload.js";
 

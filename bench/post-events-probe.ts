@@ -1,8 +1,8 @@
 // Asks a server whether it serves AgentEventsService/PostEvents before a run depends on it:
 // one empty call, so a server from before the RPC gives a clear skip, not a table of errors.
 import type { ClientHttp2Session } from "node:http2";
-import type { SessionPool } from "./load-driver.js";
 import { encodePostEvents } from "./post-events-format.js";
+import type { SessionPool } from "./session-pool.js";
 
 /** Undefined when PostEvents is served; otherwise why the PostEvents rows are skipped. */
 export function probePostEvents(pool: SessionPool, hostname: string): Promise<string | undefined> {

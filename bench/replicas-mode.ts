@@ -5,7 +5,6 @@ import pg from "pg";
 import type { BenchPki } from "./bench-pki.js";
 import type { BenchPostgres } from "./bench-postgres.js";
 import { eventsPerLane } from "./event-sequence.js";
-import { openSessions, type SessionPool } from "./load-driver.js";
 import { type Measurement, measure } from "./measure.js";
 import { createRolloutIds, openRollouts } from "./open-rollouts.js";
 import type { BenchOptions } from "./options.js";
@@ -13,6 +12,7 @@ import { anomalies } from "./phase-helpers.js";
 import { median, num, ratio, table } from "./report.js";
 import type { ServerProcess } from "./server-process.js";
 import { startNixfleet } from "./servers.js";
+import { openSessions, type SessionPool } from "./session-pool.js";
 import { buildWorkload } from "./workload.js";
 
 /** Above what nixfleet-cp reaches on PostgreSQL here; sizes the rollouts opened per run. */
