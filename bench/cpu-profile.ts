@@ -31,6 +31,9 @@ export interface ProfileSummary {
   readonly owners: readonly SelfTime[];
 }
 
+/** The checkout's root, as a path ending in "/". */
+const REPO = new URL("..", import.meta.url).pathname;
+
 /**
  * Who a frame belongs to: `src`, an npm package, `node` internals, module loading, or a V8
  * pseudo-frame such as (garbage collector).
@@ -45,8 +48,11 @@ export function ownerOf(url: string, functionName: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;
   // Our code by folder: src/storage's self time includes SQLite's, since better-sqlite3
-  // runs statements synchronously inside the calling frame.
-  const ours = /\/(src\/[^/]+|gen|bench|bin)\//.exec(url);
+  // runs statements synchronously inside the calling frame. Matched below the checkout, whose
+  // own path may hold a folder named like ours (a worktree called bench, say).
+  const path = url.replace(/^file:\/\//, "");
+  const inRepo = path.startsWith(REPO) ? path.slice(REPO.length - 1) : path;
+  const ours = /\/(src\/[^/]+|gen|bench|bin)\//.exec(inRepo);
   return ours ? (ours[1] as string) : url;
 }
 

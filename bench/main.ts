@@ -29,6 +29,7 @@ const POSTGRES_MODES: readonly BenchOptions["mode"][] = [
   "peak",
   "overload",
   "growth",
+  "profile",
   "targets",
   "replicas",
 ];
@@ -83,7 +84,7 @@ async function runMode(
     case "growth":
       return runGrowthMode(options, pki, log, postgres);
     case "profile":
-      return runProfileMode(options, pki, log);
+      return runProfileMode(options, pki, log, postgres);
     case "heartbeat":
       return runHeartbeatMode(options, pki, log);
     case "replicas":

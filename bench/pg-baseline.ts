@@ -64,13 +64,11 @@ export interface PgBaselineSpec {
 export async function runPgBaseline(
   spec: PgBaselineSpec,
 ): Promise<{ batch: number; eventsPerSec: number; roundTrips: number }> {
-  const database = await createDatabase(spec.url);
-  await migrateToLatest(database);
-  await database.close();
+  const store = await createDatabase(spec.url);
+  await migrateToLatest(store);
   const client = new pg.Client({ connectionString: spec.url });
   await client.connect();
   const nextId = createRolloutIds("pgbase");
-  const store = await createDatabase(spec.url);
   // Rollouts are opened between timed stretches, like the bench's OpenRollout calls.
   const nextRollout = async (): Promise<RawEvent[]> => {
     const rolloutId = nextId();

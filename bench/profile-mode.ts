@@ -3,6 +3,7 @@
 import { copyFileSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BenchPki } from "./bench-pki.js";
+import type { BenchPostgres } from "./bench-postgres.js";
 import { summarizeProfile } from "./cpu-profile.js";
 import { measure } from "./measure.js";
 import type { BenchOptions } from "./options.js";
@@ -18,13 +19,18 @@ export async function runProfileMode(
   options: BenchOptions,
   pki: BenchPki,
   log: (line: string) => void,
+  postgres?: BenchPostgres,
 ): Promise<string> {
   const profileDir = makeTempDir();
   const nodeArgs = [...options.serverNodeArgs, "--cpu-prof", "--cpu-prof-dir", profileDir];
   const which = options.profileServer;
   const server =
     which === "nixfleet-cp"
-      ? await startNixfleet(pki, { serverArgs: options.serverArgs, nodeArgs })
+      ? await startNixfleet(pki, {
+          serverArgs: options.serverArgs,
+          nodeArgs,
+          databaseUrl: await postgres?.freshDatabase(),
+        })
       : await startBaseline(which, pki, nodeArgs);
   const target = await connectTarget(server, pki, options.hosts);
   const rollouts = createRollouts(pki, options);
