@@ -1,13 +1,13 @@
 // The PostgreSQL batch writer: one pooled client and one transaction per batch, a constant
 // number of round trips whatever the batch size (lock+load, records, events, derived rows).
-// Statements are unnamed on purpose: a named statement switches to a generic plan after
-// five runs, and one made while the tables were small (a seq scan) got slower with every
-// batch (5 ms to 240 ms per lock query over 32 batches of 512); planning costs ~0.3 ms.
+// Statements are built by Kysely, compiled once and run as named prepared statements on
+// connections that re-plan every run (see PLAN_EVERY_RUN).
+import { type Compilable, sql } from "kysely";
 import type pg from "pg";
-import type { HealthFailurePolicy } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
 import type { StepLimits } from "../core/step.js";
 import type { WorkWriter } from "./apply-batch.js";
+import { compileStatement, statementBuilder } from "./compiled-statement.js";
 import type { PostgresDatabase } from "./database.js";
 import {
   finishOutcomes,
@@ -20,6 +20,8 @@ import {
   type WorkItem,
   type WorkOutcome,
 } from "./plan-batch.js";
+import { namePostgresStatement, runPostgresStatement } from "./postgres-statement.js";
+import { type ColumnArrays, type ColumnTypes, columnsOf, unnestRows } from "./postgres-unnest.js";
 import {
   INTEGER_RECORD_COLUMNS,
   MUTABLE_RECORD_COLUMNS,
@@ -27,106 +29,214 @@ import {
   type RecordRow,
   recordToRow,
   rowToRecord,
+  selectRecords,
 } from "./record-row.js";
 import {
   foldRefusals,
   MAX_REFUSALS_PER_HOST,
+  onRefusalConflict,
   type PlannedRefusal,
   REFUSAL_COLUMNS,
-  REFUSAL_CONFLICT,
-  refusalValues,
+  refusalRow,
 } from "./refused-events.js";
+import type {
+  EventLogTable,
+  HostsTable,
+  ProbeFailuresTable,
+  QuarantinedClosuresTable,
+} from "./schema.js";
 import { toNumber } from "./to-number.js";
 
+const db = statementBuilder("postgres");
+
+/** A statement built by Kysely from the typed schema, compiled once, run as a named one. */
+function statement<A extends object, O>(build: (p: A) => Compilable<O>) {
+  return namePostgresStatement(compileStatement(build));
+}
+
 // Every record of the batch (and every record of each heartbeating host) is locked up front
-// in key order: two writers (replicas, or two
-// batches holding one host's retries) then always lock in the same order and never deadlock,
-// and the second one reads the first one's committed last_event_seq after waiting.
+// in key order: two writers (replicas, or two batches holding one host's retries) then
+// always lock in the same order and never deadlock, and the second one reads the first
+// one's committed last_event_seq after waiting.
 // NO KEY UPDATE: we never change the key, so foreign-key checks of concurrent inserts
 // (event_log rows of other hosts' batches) are not blocked by it.
-const LOCK_RECORDS = {
-  text: `select r.*, ro.on_health_failure as policy
-           from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
-          where (r.rollout_id, r.hostname) in (select * from unnest($1::text[], $2::text[]))
-             or r.hostname = any($3::text[])
-          order by r.rollout_id, r.hostname
-            for no key update of r`,
-};
+const KEY_TYPES = { rollout_id: "text", hostname: "text" } as const;
+const LOCK_RECORDS = statement((p: ColumnArrays<typeof KEY_TYPES> & { hosts: string[] }) =>
+  selectRecords(db)
+    .where((eb) =>
+      eb.or([
+        eb(
+          eb.refTuple("r.rollout_id", "r.hostname"),
+          "in",
+          eb
+            .selectFrom(unnestRows("k", KEY_TYPES, p))
+            .select(["k.rollout_id", "k.hostname"])
+            .$asTuple("rollout_id", "hostname"),
+        ),
+        eb("r.hostname", "=", eb.fn.any(sql<string[]>`${p.hosts}::text[]`)),
+      ]),
+    )
+    .orderBy(["r.rollout_id", "r.hostname"])
+    .forNoKeyUpdate("r"),
+);
+
+const EVENT_TYPES = {
+  hostname: "text",
+  rollout_id: "text",
+  seq: "bigint",
+  kind: "text",
+  payload: "text",
+  signature: "bytea",
+  synthesized: "boolean",
+  signed_form: "text",
+  signer_key: "bytea",
+} as const satisfies ColumnTypes<EventLogTable>;
 
 // Rows come back keyed by (rollout, host, seq), unique in event_log, so ids are matched to
 // events without relying on RETURNING order.
-const INSERT_EVENTS = {
-  text: `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature,
-           synthesized, signed_form, signer_key)
-         select $1, u.hostname, u.rollout_id, u.seq, u.kind, u.payload, u.signature,
-                u.synthesized, u.signed_form, u.signer_key
-           from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[],
-                       $8::boolean[], $9::text[], $10::bytea[])
-                with ordinality as u(hostname, rollout_id, seq, kind, payload, signature,
-                                     synthesized, signed_form, signer_key, ord)
-          order by u.ord
-         returning id, rollout_id, hostname, seq`,
-};
+const INSERT_EVENTS = statement((p: { now: string } & ColumnArrays<typeof EVENT_TYPES>) =>
+  db
+    .insertInto("event_log")
+    .columns(["recorded_at", ...columnsOf(EVENT_TYPES)])
+    .expression((eb) =>
+      eb
+        .selectFrom(unnestRows("u", EVENT_TYPES, p, true))
+        .select((se) => [
+          se.val(p.now).as("recorded_at"),
+          ...columnsOf(EVENT_TYPES).map((c) => `u.${c}` as const),
+        ])
+        .orderBy("u.ord"),
+    )
+    .returning(["id", "rollout_id", "hostname", "seq"]),
+);
 
-const INSERT_QUARANTINES = {
-  text: `insert into quarantined_closures
-           (channel, closure, rollout_id, hostname, event_log_id, quarantined_at)
-         select u.channel, u.closure, u.rollout_id, u.hostname, u.event_log_id, $1
-           from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-                with ordinality as u(channel, closure, rollout_id, hostname, event_log_id, ord)
-          order by u.ord
-         on conflict (channel, closure) do nothing`,
-};
+const QUARANTINE_TYPES = {
+  channel: "text",
+  closure: "text",
+  rollout_id: "text",
+  hostname: "text",
+  event_log_id: "bigint",
+} as const satisfies ColumnTypes<QuarantinedClosuresTable>;
 
-const INSERT_PROBE_FAILURES = {
-  text: `insert into probe_failures (event_log_id, rollout_id, hostname, probe_name, control_id,
-           framework, mode, failure_reason, observed_at)
-         select u.event_log_id, u.rollout_id, u.hostname, u.probe_name, u.control_id,
-                u.framework, u.mode, u.failure_reason, u.observed_at
-           from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::text[])
-                with ordinality as u(event_log_id, rollout_id, hostname, probe_name, control_id,
-                                     framework, mode, failure_reason, observed_at, ord)
-          order by u.ord`,
-};
+const INSERT_QUARANTINES = statement((p: { now: string } & ColumnArrays<typeof QUARANTINE_TYPES>) =>
+  db
+    .insertInto("quarantined_closures")
+    .columns([...columnsOf(QUARANTINE_TYPES), "quarantined_at"])
+    .expression((eb) =>
+      eb
+        .selectFrom(unnestRows("u", QUARANTINE_TYPES, p, true))
+        .select((se) => [
+          ...columnsOf(QUARANTINE_TYPES).map((c) => `u.${c}` as const),
+          se.val(p.now).as("quarantined_at"),
+        ])
+        .orderBy("u.ord"),
+    )
+    .onConflict((oc) => oc.columns(["channel", "closure"]).doNothing()),
+);
+
+const PROBE_FAILURE_TYPES = {
+  event_log_id: "bigint",
+  rollout_id: "text",
+  hostname: "text",
+  probe_name: "text",
+  control_id: "text",
+  framework: "text",
+  mode: "text",
+  failure_reason: "text",
+  observed_at: "text",
+} as const satisfies ColumnTypes<ProbeFailuresTable>;
+
+const INSERT_PROBE_FAILURES = statement((p: ColumnArrays<typeof PROBE_FAILURE_TYPES>) =>
+  db
+    .insertInto("probe_failures")
+    .columns(columnsOf(PROBE_FAILURE_TYPES))
+    .expression((eb) =>
+      eb
+        .selectFrom(unnestRows("u", PROBE_FAILURE_TYPES, p, true))
+        .select(columnsOf(PROBE_FAILURE_TYPES).map((c) => `u.${c}` as const))
+        .orderBy("u.ord"),
+    ),
+);
+
+const HOST_TYPES = {
+  hostname: "text",
+  last_heartbeat_at: "text",
+  last_heartbeat_received_at: "text",
+  current_closure: "text",
+} as const satisfies ColumnTypes<HostsTable>;
 
 // Rows arrive in hostname order and once per host (planBatch coalesces), so two replicas
 // upserting the same hosts lock them in the same order.
-const UPSERT_HOSTS = {
-  text: `insert into hosts (hostname, last_heartbeat_at, last_heartbeat_received_at, current_closure)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])
-         on conflict (hostname) do update set
-           last_heartbeat_at = excluded.last_heartbeat_at,
-           last_heartbeat_received_at = excluded.last_heartbeat_received_at,
-           current_closure = excluded.current_closure`,
-};
+const UPSERT_HOSTS = statement((p: ColumnArrays<typeof HOST_TYPES>) =>
+  db
+    .insertInto("hosts")
+    .columns(columnsOf(HOST_TYPES))
+    .expression((eb) =>
+      eb
+        .selectFrom(unnestRows("u", HOST_TYPES, p))
+        .select(columnsOf(HOST_TYPES).map((c) => `u.${c}` as const)),
+    )
+    .onConflict((oc) =>
+      oc.column("hostname").doUpdateSet((eb) => ({
+        last_heartbeat_at: eb.ref("excluded.last_heartbeat_at"),
+        last_heartbeat_received_at: eb.ref("excluded.last_heartbeat_received_at"),
+        current_closure: eb.ref("excluded.current_closure"),
+      })),
+    ),
+);
 
-const UPDATE_RECORDS = {
-  text: `update host_rollout_records r
-            set ${MUTABLE_RECORD_COLUMNS.map((c) => `${c} = u.${c}`).join(", ")}
-           from unnest(${RECORD_COLUMNS.map(
-             (c, i) => `$${i + 1}::${INTEGER_RECORD_COLUMNS.has(c) ? "bigint" : "text"}[]`,
-           ).join(", ")}) as u(${RECORD_COLUMNS.join(", ")})
-          where r.rollout_id = u.rollout_id and r.hostname = u.hostname`,
-};
+type ScalarType = "text" | "bigint";
+const RECORD_TYPES = Object.fromEntries(
+  RECORD_COLUMNS.map((c) => [c, INTEGER_RECORD_COLUMNS.has(c) ? "bigint" : "text"]),
+) as { readonly [C in (typeof RECORD_COLUMNS)[number]]: ScalarType };
+
+const UPDATE_RECORDS = statement((p: ColumnArrays<typeof RECORD_TYPES>) =>
+  db
+    .updateTable("host_rollout_records as r")
+    .from(unnestRows("u", RECORD_TYPES, p))
+    .set((eb) => {
+      const set: Record<string, unknown> = {};
+      for (const c of MUTABLE_RECORD_COLUMNS) set[c] = eb.ref(`u.${c}`);
+      return set as { [C in (typeof MUTABLE_RECORD_COLUMNS)[number]]: RecordRow[C] };
+    })
+    .whereRef("r.rollout_id", "=", "u.rollout_id")
+    .whereRef("r.hostname", "=", "u.hostname"),
+);
+
+const REFUSAL_TYPES = Object.fromEntries(
+  REFUSAL_COLUMNS.map((c) => [c, c === "count" || c === "seq" ? "bigint" : "text"]),
+) as { readonly [C in (typeof REFUSAL_COLUMNS)[number]]: ScalarType };
 
 // Refusals are folded per dedup key first: one INSERT ... ON CONFLICT cannot touch a row twice.
-const UPSERT_REFUSALS = {
-  text: `insert into refused_events (${REFUSAL_COLUMNS.join(", ")})
-         select ${REFUSAL_COLUMNS.map((c) => `u.${c}`).join(", ")}
-           from unnest(${REFUSAL_COLUMNS.map(
-             (c, i) => `$${i + 1}::${c === "count" || c === "seq" ? "bigint" : "text"}[]`,
-           ).join(", ")}) with ordinality as u(${REFUSAL_COLUMNS.join(", ")}, ord)
-          order by u.ord
-         ${REFUSAL_CONFLICT}`,
-};
+const UPSERT_REFUSALS = statement((p: ColumnArrays<typeof REFUSAL_TYPES>) =>
+  db
+    .insertInto("refused_events")
+    .columns(REFUSAL_COLUMNS)
+    .expression((eb) =>
+      eb
+        .selectFrom(unnestRows("u", REFUSAL_TYPES, p, true))
+        .select(REFUSAL_COLUMNS.map((c) => `u.${c}` as const))
+        .orderBy("u.ord"),
+    )
+    .onConflict(onRefusalConflict),
+);
 
-const TRIM_REFUSALS = {
-  text: `delete from refused_events r using unnest($1::text[]) as h(hostname)
-          where r.hostname = h.hostname and r.id < (
-            select x.id from refused_events x where x.hostname = h.hostname
-             order by x.id desc limit 1 offset ${MAX_REFUSALS_PER_HOST - 1})`,
-};
+// Keeps each host's newest MAX_REFUSALS_PER_HOST entries.
+const TRIM_REFUSALS = statement((p: { hostname: string[] }) =>
+  db
+    .deleteFrom("refused_events as r")
+    .using(unnestRows("h", { hostname: "text" }, p))
+    .whereRef("r.hostname", "=", "h.hostname")
+    .where("r.id", "<", (eb) =>
+      eb
+        .selectFrom("refused_events as x")
+        .select("x.id")
+        .whereRef("x.hostname", "=", "h.hostname")
+        .orderBy("x.id", "desc")
+        .limit(1)
+        .offset(MAX_REFUSALS_PER_HOST - 1),
+    ),
+);
 
 /** The PostgreSQL writer over `database.pool`. */
 export function createPostgresWriter(database: PostgresDatabase, limits?: StepLimits): WorkWriter {
@@ -172,10 +282,11 @@ async function applyIn(
   await upsertRefusals(client, foldRefusals(plan.refusals), now);
   if (plan.records.length > 0) {
     const rows = plan.records.map(recordToRow);
-    const result = await client.query({
-      ...UPDATE_RECORDS,
-      values: RECORD_COLUMNS.map((c) => rows.map((row) => row[c])),
-    });
+    const result = await runPostgresStatement(
+      client,
+      UPDATE_RECORDS,
+      columnArrays(rows, RECORD_COLUMNS),
+    );
     if (result.rowCount !== rows.length) {
       throw new Error(`updated ${result.rowCount} of ${rows.length} records`);
     }
@@ -202,9 +313,10 @@ async function lockRecords(
     else if (item.refusal === undefined) keys.set(recordKey(item.rolloutId, item.hostname), item);
   }
   const distinct = [...keys.values()];
-  const result = await client.query<RecordRow & { policy: HealthFailurePolicy }>({
-    ...LOCK_RECORDS,
-    values: [distinct.map((i) => i.rolloutId), distinct.map((i) => i.hostname), [...hosts]],
+  const result = await runPostgresStatement(client, LOCK_RECORDS, {
+    rollout_id: distinct.map((i) => i.rolloutId),
+    hostname: distinct.map((i) => i.hostname),
+    hosts: [...hosts],
   });
   const byKey = new Map<string, LockedRecord>();
   const byHost = new Map<string, LockedRecord[]>();
@@ -222,14 +334,11 @@ async function lockRecords(
 
 async function upsertHosts(client: pg.PoolClient, hosts: readonly HostLiveness[]): Promise<void> {
   if (hosts.length === 0) return;
-  await client.query({
-    ...UPSERT_HOSTS,
-    values: [
-      hosts.map((h) => h.hostname),
-      hosts.map((h) => h.lastHeartbeatAt),
-      hosts.map((h) => h.receivedAt),
-      hosts.map((h) => h.currentClosure),
-    ],
+  await runPostgresStatement(client, UPSERT_HOSTS, {
+    hostname: hosts.map((h) => h.hostname),
+    last_heartbeat_at: hosts.map((h) => h.lastHeartbeatAt),
+    last_heartbeat_received_at: hosts.map((h) => h.receivedAt),
+    current_closure: hosts.map((h) => h.currentClosure),
   });
 }
 
@@ -239,29 +348,24 @@ async function insertEvents(
   now: Instant,
 ): Promise<number[]> {
   if (events.length === 0) return [];
-  const result = await client.query<{
-    id: number;
-    rollout_id: string;
-    hostname: string;
-    seq: number;
-  }>({
-    ...INSERT_EVENTS,
-    values: [
-      now,
-      events.map((e) => e.hostname),
-      events.map((e) => e.rolloutId),
-      events.map((e) => e.seq),
-      events.map((e) => e.kind),
-      events.map((e) => e.payload),
-      events.map((e) => e.signature),
-      events.map((e) => e.synthesized),
-      events.map((e) => e.signedForm),
-      events.map((e) => e.signerKey),
-    ],
+  const result = await runPostgresStatement(client, INSERT_EVENTS, {
+    now,
+    hostname: events.map((e) => e.hostname),
+    rollout_id: events.map((e) => e.rolloutId),
+    seq: events.map((e) => e.seq),
+    kind: events.map((e) => e.kind),
+    payload: events.map((e) => e.payload),
+    signature: events.map((e) => e.signature),
+    synthesized: events.map((e) => e.synthesized),
+    signed_form: events.map((e) => e.signedForm),
+    signer_key: events.map((e) => e.signerKey),
   });
   const byKey = new Map<string, number>();
   for (const row of result.rows) {
-    byKey.set(`${recordKey(row.rollout_id, row.hostname)}\u0000${row.seq}`, toNumber(row.id));
+    byKey.set(
+      `${recordKey(row.rollout_id, row.hostname)}\u0000${toNumber(row.seq)}`,
+      toNumber(row.id),
+    );
   }
   return events.map((e) => {
     const id = byKey.get(`${recordKey(e.rolloutId, e.hostname)}\u0000${e.seq}`);
@@ -288,16 +392,13 @@ async function insertQuarantines(
   if (first.size === 0) return;
   const rows = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const values = rows.map(([, v]) => v);
-  await client.query({
-    ...INSERT_QUARANTINES,
-    values: [
-      now,
-      values.map((v) => v.event.quarantine!.channel),
-      values.map((v) => v.event.quarantine!.closure),
-      values.map((v) => v.event.rolloutId),
-      values.map((v) => v.event.hostname),
-      values.map((v) => v.id),
-    ],
+  await runPostgresStatement(client, INSERT_QUARANTINES, {
+    now,
+    channel: values.map((v) => v.event.quarantine!.channel),
+    closure: values.map((v) => v.event.quarantine!.closure),
+    rollout_id: values.map((v) => v.event.rolloutId),
+    hostname: values.map((v) => v.event.hostname),
+    event_log_id: values.map((v) => v.id),
   });
 }
 
@@ -310,19 +411,16 @@ async function insertProbeFailures(
     event.probeFailures.map((f) => ({ event, id: ids[i]!, f })),
   );
   if (rows.length === 0) return;
-  await client.query({
-    ...INSERT_PROBE_FAILURES,
-    values: [
-      rows.map((r) => r.id),
-      rows.map((r) => r.event.rolloutId),
-      rows.map((r) => r.event.hostname),
-      rows.map((r) => r.f.probeName),
-      rows.map((r) => r.f.controlId),
-      rows.map((r) => r.f.framework),
-      rows.map((r) => r.f.mode),
-      rows.map((r) => r.f.failureReason),
-      rows.map((r) => r.f.observedAt),
-    ],
+  await runPostgresStatement(client, INSERT_PROBE_FAILURES, {
+    event_log_id: rows.map((r) => r.id),
+    rollout_id: rows.map((r) => r.event.rolloutId),
+    hostname: rows.map((r) => r.event.hostname),
+    probe_name: rows.map((r) => r.f.probeName),
+    control_id: rows.map((r) => r.f.controlId),
+    framework: rows.map((r) => r.f.framework),
+    mode: rows.map((r) => r.f.mode),
+    failure_reason: rows.map((r) => r.f.failureReason),
+    observed_at: rows.map((r) => r.f.observedAt),
   });
 }
 
@@ -332,13 +430,19 @@ async function upsertRefusals(
   now: Instant,
 ): Promise<void> {
   if (refusals.length === 0) return;
-  const rows = refusals.map((r) => refusalValues(r, now));
-  await client.query({
-    ...UPSERT_REFUSALS,
-    values: REFUSAL_COLUMNS.map((_, i) => rows.map((row) => row[i])),
+  const rows = refusals.map((r) => refusalRow(r, now));
+  await runPostgresStatement(client, UPSERT_REFUSALS, columnArrays(rows, REFUSAL_COLUMNS));
+  await runPostgresStatement(client, TRIM_REFUSALS, {
+    hostname: [...new Set(refusals.map((r) => r.hostname))],
   });
-  await client.query({
-    ...TRIM_REFUSALS,
-    values: [[...new Set(refusals.map((r) => r.hostname))]],
-  });
+}
+
+/** One array per column of `rows`. */
+function columnArrays<R, C extends keyof R>(
+  rows: readonly R[],
+  columns: readonly C[],
+): { [K in C]: R[K][] } {
+  const arrays = {} as { [K in C]: R[K][] };
+  for (const c of columns) arrays[c] = rows.map((row) => row[c]);
+  return arrays;
 }

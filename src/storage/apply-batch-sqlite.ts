@@ -1,102 +1,174 @@
 // The SQLite batch writer: one BEGIN IMMEDIATE ... COMMIT per batch on better-sqlite3
 // statements prepared once, run synchronously so nothing else can interleave.
 import type BetterSqlite3 from "better-sqlite3";
-import type { HealthFailurePolicy } from "../core/domain.js";
+import type { Insertable } from "kysely";
 import type { Instant } from "../core/instant.js";
 import type { StepLimits } from "../core/step.js";
 import type { WorkWriter } from "./apply-batch.js";
+import { compileStatement, placeholderRow, statementBuilder } from "./compiled-statement.js";
 import type { SqliteDatabase } from "./database.js";
-import { finishOutcomes, planBatch, type WorkItem, type WorkOutcome } from "./plan-batch.js";
-import { MUTABLE_RECORD_COLUMNS, type RecordRow, recordToRow, rowToRecord } from "./record-row.js";
+import {
+  finishOutcomes,
+  type HostLiveness,
+  planBatch,
+  type WorkItem,
+  type WorkOutcome,
+} from "./plan-batch.js";
+import {
+  MUTABLE_RECORD_COLUMNS,
+  type RecordRow,
+  recordToRow,
+  rowToRecord,
+  selectRecords,
+} from "./record-row.js";
 import {
   foldRefusals,
   MAX_REFUSALS_PER_HOST,
+  onRefusalConflict,
   REFUSAL_COLUMNS,
-  REFUSAL_CONFLICT,
-  refusalValues,
+  type RefusalRow,
+  refusalRow,
 } from "./refused-events.js";
+import type { EventLogTable, ProbeFailuresTable, QuarantinedClosuresTable } from "./schema.js";
+import { prepareSqliteStatement } from "./sqlite-statement.js";
 import { toNumber } from "./to-number.js";
 
-interface Statements {
-  begin: BetterSqlite3.Statement;
-  commit: BetterSqlite3.Statement;
-  rollback: BetterSqlite3.Statement;
-  selectRecord: BetterSqlite3.Statement;
-  selectHostRecords: BetterSqlite3.Statement;
-  upsertHost: BetterSqlite3.Statement;
-  insertEvent: BetterSqlite3.Statement;
-  insertQuarantine: BetterSqlite3.Statement;
-  insertProbeFailure: BetterSqlite3.Statement;
-  updateRecord: BetterSqlite3.Statement;
-  upsertRefusal: BetterSqlite3.Statement;
-  trimRefusals: BetterSqlite3.Statement;
-}
+const db = statementBuilder("sqlite");
 
-// Kysely re-prepares every query (~35 us each all told); these are prepared once per
+const EVENT_COLUMNS = [
+  "recorded_at",
+  "hostname",
+  "rollout_id",
+  "seq",
+  "kind",
+  "payload",
+  "signature",
+  "synthesized",
+  "signed_form",
+  "signer_key",
+] as const;
+const QUARANTINE_COLUMNS = [
+  "channel",
+  "closure",
+  "rollout_id",
+  "hostname",
+  "event_log_id",
+  "quarantined_at",
+] as const;
+const PROBE_FAILURE_COLUMNS = [
+  "event_log_id",
+  "rollout_id",
+  "hostname",
+  "probe_name",
+  "control_id",
+  "framework",
+  "mode",
+  "failure_reason",
+  "observed_at",
+] as const;
+
+/** Arguments of the event-log insert: better-sqlite3 binds no booleans. */
+type EventArgs = Omit<Insertable<EventLogTable>, "id" | "synthesized"> & { synthesized: 0 | 1 };
+
+// Built by Kysely from the typed schema (a wrong column fails tsc), compiled once at load.
+const SELECT_RECORD = compileStatement((p: { rolloutId: string; hostname: string }) =>
+  selectRecords(db).where("r.rollout_id", "=", p.rolloutId).where("r.hostname", "=", p.hostname),
+);
+
+const SELECT_HOST_RECORDS = compileStatement((p: { hostname: string }) =>
+  selectRecords(db).where("r.hostname", "=", p.hostname).orderBy("r.rollout_id"),
+);
+
+const UPSERT_HOST = compileStatement((p: HostLiveness) =>
+  db
+    .insertInto("hosts")
+    .values({
+      hostname: p.hostname,
+      last_heartbeat_at: p.lastHeartbeatAt,
+      last_heartbeat_received_at: p.receivedAt,
+      current_closure: p.currentClosure,
+    })
+    .onConflict((oc) =>
+      oc.column("hostname").doUpdateSet((eb) => ({
+        last_heartbeat_at: eb.ref("excluded.last_heartbeat_at"),
+        last_heartbeat_received_at: eb.ref("excluded.last_heartbeat_received_at"),
+        current_closure: eb.ref("excluded.current_closure"),
+      })),
+    ),
+);
+
+const INSERT_EVENT = compileStatement((p: EventArgs) =>
+  db.insertInto("event_log").values(placeholderRow(p, EVENT_COLUMNS)),
+);
+
+const INSERT_QUARANTINE = compileStatement((p: Insertable<QuarantinedClosuresTable>) =>
+  db
+    .insertInto("quarantined_closures")
+    .values(placeholderRow(p, QUARANTINE_COLUMNS))
+    .onConflict((oc) => oc.columns(["channel", "closure"]).doNothing()),
+);
+
+const INSERT_PROBE_FAILURE = compileStatement((p: Omit<Insertable<ProbeFailuresTable>, "id">) =>
+  db.insertInto("probe_failures").values(placeholderRow(p, PROBE_FAILURE_COLUMNS)),
+);
+
+const UPDATE_RECORD = compileStatement((p: RecordRow) =>
+  db
+    .updateTable("host_rollout_records")
+    .set(placeholderRow(p, MUTABLE_RECORD_COLUMNS))
+    .where("rollout_id", "=", p.rollout_id)
+    .where("hostname", "=", p.hostname),
+);
+
+const UPSERT_REFUSAL = compileStatement((p: RefusalRow) =>
+  db
+    .insertInto("refused_events")
+    .values(placeholderRow(p, REFUSAL_COLUMNS))
+    .onConflict(onRefusalConflict),
+);
+
+// Keeps a host's newest MAX_REFUSALS_PER_HOST entries.
+const TRIM_REFUSALS = compileStatement((p: { hostname: string }) =>
+  db
+    .deleteFrom("refused_events")
+    .where("hostname", "=", p.hostname)
+    .where("id", "<", (eb) =>
+      eb
+        .selectFrom("refused_events")
+        .select("id")
+        .where("hostname", "=", p.hostname)
+        .orderBy("id", "desc")
+        .limit(1)
+        .offset(MAX_REFUSALS_PER_HOST - 1),
+    ),
+);
+
+// Kysely's driver re-prepares every query (~35 us each all told); these are prepared once per
 // database handle, which is what makes a 512-event batch cost little more than its fsync.
-function prepare(raw: BetterSqlite3.Database): Statements {
+function prepare(raw: BetterSqlite3.Database) {
   return {
     // IMMEDIATE takes the write lock up front: the records read below cannot change under us
     // (another process on the same file waits in busy_timeout instead).
     begin: raw.prepare("begin immediate"),
     commit: raw.prepare("commit"),
     rollback: raw.prepare("rollback"),
-    selectRecord: raw.prepare(
-      `select r.*, ro.on_health_failure as policy
-         from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
-        where r.rollout_id = ? and r.hostname = ?`,
-    ),
-    selectHostRecords: raw.prepare(
-      `select r.*, ro.on_health_failure as policy
-         from host_rollout_records r join rollouts ro on ro.id = r.rollout_id
-        where r.hostname = ?
-        order by r.rollout_id`,
-    ),
-    upsertHost: raw.prepare(
-      `insert into hosts (hostname, last_heartbeat_at, last_heartbeat_received_at, current_closure)
-       values (?, ?, ?, ?)
-       on conflict (hostname) do update set
-         last_heartbeat_at = excluded.last_heartbeat_at,
-         last_heartbeat_received_at = excluded.last_heartbeat_received_at,
-         current_closure = excluded.current_closure`,
-    ),
-    insertEvent: raw.prepare(
-      `insert into event_log (recorded_at, hostname, rollout_id, seq, kind, payload, signature,
-         synthesized, signed_form, signer_key)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insertQuarantine: raw.prepare(
-      `insert into quarantined_closures
-         (channel, closure, rollout_id, hostname, event_log_id, quarantined_at)
-       values (?, ?, ?, ?, ?, ?)
-       on conflict (channel, closure) do nothing`,
-    ),
-    insertProbeFailure: raw.prepare(
-      `insert into probe_failures (event_log_id, rollout_id, hostname, probe_name, control_id,
-         framework, mode, failure_reason, observed_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    updateRecord: raw.prepare(
-      `update host_rollout_records
-          set ${MUTABLE_RECORD_COLUMNS.map((c) => `${c} = @${c}`).join(", ")}
-        where rollout_id = @rollout_id and hostname = @hostname`,
-    ),
-    upsertRefusal: raw.prepare(
-      `insert into refused_events (${REFUSAL_COLUMNS.join(", ")})
-       values (${REFUSAL_COLUMNS.map(() => "?").join(", ")}) ${REFUSAL_CONFLICT}`,
-    ),
-    trimRefusals: raw.prepare(
-      `delete from refused_events where hostname = ? and id < (
-         select id from refused_events where hostname = ? order by id desc limit 1 offset ${MAX_REFUSALS_PER_HOST - 1})`,
-    ),
+    selectRecord: prepareSqliteStatement(raw, SELECT_RECORD),
+    selectHostRecords: prepareSqliteStatement(raw, SELECT_HOST_RECORDS),
+    upsertHost: prepareSqliteStatement(raw, UPSERT_HOST),
+    insertEvent: prepareSqliteStatement(raw, INSERT_EVENT),
+    insertQuarantine: prepareSqliteStatement(raw, INSERT_QUARANTINE),
+    insertProbeFailure: prepareSqliteStatement(raw, INSERT_PROBE_FAILURE),
+    updateRecord: prepareSqliteStatement(raw, UPDATE_RECORD),
+    upsertRefusal: prepareSqliteStatement(raw, UPSERT_REFUSAL),
+    trimRefusals: prepareSqliteStatement(raw, TRIM_REFUSALS),
   };
 }
 
-type Row = RecordRow & { policy: HealthFailurePolicy };
+type Statements = ReturnType<typeof prepare>;
 
 /** The SQLite writer over `database.raw`. */
 export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits): WorkWriter {
-  const { raw, db } = database;
+  const { raw } = database;
   // Prepared on first use, so an applier may be created before the migrations run.
   let statements: Statements | undefined;
 
@@ -110,11 +182,11 @@ export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits
         items,
         now,
         (rolloutId, hostname) => {
-          const row = s.selectRecord.get(rolloutId, hostname) as Row | undefined;
+          const row = s.selectRecord.get({ rolloutId, hostname });
           return row === undefined ? undefined : { record: rowToRecord(row), policy: row.policy };
         },
         (hostname) =>
-          (s.selectHostRecords.all(hostname) as Row[]).map((row) => ({
+          s.selectHostRecords.all({ hostname }).map((row) => ({
             record: rowToRecord(row),
             policy: row.policy,
           })),
@@ -122,36 +194,43 @@ export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits
       );
       const ids: number[] = [];
       for (const e of plan.events) {
-        const { lastInsertRowid } = s.insertEvent.run(
-          now,
-          e.hostname,
-          e.rolloutId,
-          e.seq,
-          e.kind,
-          e.payload,
-          e.signature,
-          e.synthesized ? 1 : 0,
-          e.signedForm,
-          e.signerKey,
-        );
+        const { lastInsertRowid } = s.insertEvent.run({
+          recorded_at: now,
+          hostname: e.hostname,
+          rollout_id: e.rolloutId,
+          seq: e.seq,
+          kind: e.kind,
+          payload: e.payload,
+          signature: e.signature,
+          synthesized: e.synthesized ? 1 : 0,
+          signed_form: e.signedForm,
+          signer_key: e.signerKey,
+        });
         const id = toNumber(lastInsertRowid);
         ids.push(id);
         if (e.quarantine !== null) {
           const { channel, closure } = e.quarantine;
-          s.insertQuarantine.run(channel, closure, e.rolloutId, e.hostname, id, now);
+          s.insertQuarantine.run({
+            channel,
+            closure,
+            rollout_id: e.rolloutId,
+            hostname: e.hostname,
+            event_log_id: id,
+            quarantined_at: now,
+          });
         }
         for (const f of e.probeFailures) {
-          s.insertProbeFailure.run(
-            id,
-            e.rolloutId,
-            e.hostname,
-            f.probeName,
-            f.controlId,
-            f.framework,
-            f.mode,
-            f.failureReason,
-            f.observedAt,
-          );
+          s.insertProbeFailure.run({
+            event_log_id: id,
+            rollout_id: e.rolloutId,
+            hostname: e.hostname,
+            probe_name: f.probeName,
+            control_id: f.controlId,
+            framework: f.framework,
+            mode: f.mode,
+            failure_reason: f.failureReason,
+            observed_at: f.observedAt,
+          });
         }
       }
       // Each touched record is written once, in its final state for the batch.
@@ -161,12 +240,12 @@ export function createSqliteWriter(database: SqliteDatabase, limits?: StepLimits
           throw new Error(`record ${record.rolloutId}/${record.hostname} vanished`);
       }
       for (const h of plan.hosts) {
-        s.upsertHost.run(h.hostname, h.lastHeartbeatAt, h.receivedAt, h.currentClosure);
+        s.upsertHost.run(h);
       }
       const refusals = foldRefusals(plan.refusals);
-      for (const r of refusals) s.upsertRefusal.run(...refusalValues(r, now));
+      for (const r of refusals) s.upsertRefusal.run(refusalRow(r, now));
       for (const hostname of new Set(refusals.map((r) => r.hostname))) {
-        s.trimRefusals.run(hostname, hostname);
+        s.trimRefusals.run({ hostname });
       }
       s.commit.run();
       return finishOutcomes(plan.outcomes, ids);

@@ -1,9 +1,10 @@
 // The startup schema check (issue 11 fix 11): the service refuses to start, with a message an
 // operator can act on, on a database migrated by a newer version, one missing a table its
 // migrations created, or one it cannot write to; it never says ready over a store it cannot use.
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Database } from "./database.js";
 import { MIGRATION_NAMES } from "./migrate.js";
+import type { Schema } from "./schema.js";
 
 /** The database cannot be served by this version; `message` says why and what to do. */
 export class SchemaCheckError extends Error {}
@@ -25,9 +26,11 @@ export const REQUIRED_TABLES = [
 export async function checkNoNewerMigrations(database: Database): Promise<void> {
   let names: string[];
   try {
-    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(
-      database.db,
-    );
+    const rows = await database.db
+      .withTables<{ kysely_migration: { name: string } }>()
+      .selectFrom("kysely_migration")
+      .select("name")
+      .execute();
     names = rows.map((r) => r.name);
   } catch {
     return; // no bookkeeping table yet: a fresh database
@@ -46,7 +49,11 @@ export async function checkSchemaUsable(database: Database): Promise<void> {
   const missing: string[] = [];
   for (const table of REQUIRED_TABLES) {
     try {
-      await sql`select 1 from ${sql.table(table)} where 1 = 0`.execute(database.db);
+      await database.db
+        .selectFrom(table)
+        .select((eb) => eb.lit(1).as("one"))
+        .limit(0)
+        .execute();
     } catch {
       missing.push(table);
     }
@@ -68,12 +75,11 @@ export async function checkSchemaUsable(database: Database): Promise<void> {
 // A write that changes nothing, rolled back: it needs the same rights an event's commit does.
 async function writeProbe(database: Database): Promise<void> {
   if (database.kind === "sqlite") {
-    await database.db.connection().execute(async () => {
+    await database.db.connection().execute(async (connection) => {
       const raw = database.raw;
       raw.exec("begin immediate");
       try {
-        raw.exec("delete from event_log where id = -1");
-        raw.exec("update host_rollout_records set state = state where 1 = 0");
+        await probeWrites(connection);
       } finally {
         if (raw.inTransaction) raw.exec("rollback");
       }
@@ -84,7 +90,7 @@ async function writeProbe(database: Database): Promise<void> {
     .transaction()
     .execute(async (trx) => {
       await sql`lock table event_log, host_rollout_records in row exclusive mode`.execute(trx);
-      await sql`delete from event_log where id = -1`.execute(trx);
+      await probeWrites(trx);
       // Roll back on purpose: nothing of the probe may stay.
       throw new RolledBack();
     })
@@ -94,3 +100,13 @@ async function writeProbe(database: Database): Promise<void> {
 }
 
 class RolledBack extends Error {}
+
+// Deletes and updates nothing, with the rights a batch's commit needs.
+async function probeWrites(db: Kysely<Schema>): Promise<void> {
+  await db.deleteFrom("event_log").where("id", "=", -1).execute();
+  await db
+    .updateTable("host_rollout_records")
+    .set((eb) => ({ state: eb.ref("state") }))
+    .where(sql.lit(false))
+    .execute();
+}

@@ -1,6 +1,7 @@
 // One dedicated PostgreSQL connection per replica that LISTENs for commits of new event-log
 // rows (the NOTIFY of migration 0004), reconnecting with backoff when it drops.
 import pg from "pg";
+import { clientCurrentSchema } from "./current-schema.js";
 import type { PostgresDatabase } from "./database.js";
 
 /** The channel migration 0004's trigger notifies; its payload is the table's schema. */
@@ -63,8 +64,7 @@ export function listenForLogCommits(
     client.on("end", () => retry(client, new Error("the LISTEN connection ended")));
     try {
       await client.connect();
-      const { rows } = await client.query<{ schema: string }>("select current_schema() as schema");
-      const schema = rows[0]?.schema;
+      const schema = await clientCurrentSchema(client);
       client.on("notification", (message) => {
         if (message.channel === CHANNEL && message.payload === schema) handlers.onCommit();
       });

@@ -1,6 +1,7 @@
 // Runs the schema migrations with Kysely's Migrator and an in-code provider, so they behave
 // the same under tsx, in a build and in tests (no directory scanning).
-import { type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely";
+import { currentSchema } from "./current-schema.js";
 import type { Database } from "./database.js";
 import * as initial from "./migrations/0001-initial.js";
 import * as heartbeat from "./migrations/0002-heartbeat.js";
@@ -47,11 +48,8 @@ async function migrator(database: Database): Promise<Migrator> {
   // Kysely looks for its bookkeeping tables in every schema of the database; with the
   // schema left implicit, another schema's kysely_migration (another app, a parallel test)
   // makes it skip creating ours. Naming the schema the tables go to avoids that.
-  const { rows } = await sql<{
-    schema: string | null;
-  }>`select current_schema() as schema`.execute(database.db);
-  const schema = rows[0]?.schema;
-  if (schema === null || schema === undefined) {
+  const schema = await currentSchema(database.db);
+  if (schema === null) {
     throw new Error("PostgreSQL search_path names no existing schema to migrate");
   }
   return new Migrator({

@@ -1,6 +1,5 @@
 // The cheapest round trip that proves the store answers and takes writes: a write lock taken
 // and released on SQLite, `select 1` on PostgreSQL (whose pool reconnects by itself).
-import { sql } from "kysely";
 import type { Database } from "./database.js";
 
 /** Resolves when the store answers; rejects with the store's error otherwise. */
@@ -14,5 +13,5 @@ export async function pingStore(database: Database): Promise<void> {
     });
     return;
   }
-  await sql`select 1`.execute(database.db);
+  await database.db.selectNoFrom((eb) => eb.lit(1).as("one")).execute();
 }

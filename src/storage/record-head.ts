@@ -1,8 +1,11 @@
 // The handler's cheap duplicate check: a record's state and dedup high-water mark, read
 // outside the reducer's transaction. Only a hint; the reducer re-checks under its lock.
-import type BetterSqlite3 from "better-sqlite3";
 import type { HostState } from "../core/domain.js";
+import { compileStatement, statementBuilder } from "./compiled-statement.js";
 import type { Database } from "./database.js";
+import { namePostgresStatement, runPostgresStatement } from "./postgres-statement.js";
+import type { DialectKind } from "./schema.js";
+import { prepareSqliteStatement } from "./sqlite-statement.js";
 import { toNumber } from "./to-number.js";
 
 /** A record's state and last applied seq. */
@@ -19,44 +22,47 @@ export type HeadLookup = (
   hostname: string,
 ) => RecordHead | undefined | Promise<RecordHead | undefined>;
 
-const SQL =
-  "select state, last_event_seq, missing_seq_count from host_rollout_records where rollout_id = $1 and hostname = $2";
+// Built by Kysely from the typed schema, compiled once per dialect.
+function selectHead(kind: DialectKind) {
+  const db = statementBuilder(kind);
+  return compileStatement((p: { rolloutId: string; hostname: string }) =>
+    db
+      .selectFrom("host_rollout_records")
+      .select(["state", "last_event_seq", "missing_seq_count"])
+      .where("rollout_id", "=", p.rolloutId)
+      .where("hostname", "=", p.hostname),
+  );
+}
+
+/** The head a row holds. */
+function toHead(row: {
+  state: HostState;
+  last_event_seq: number | bigint;
+  missing_seq_count: number | bigint;
+}): RecordHead {
+  return {
+    state: row.state,
+    lastEventSeq: toNumber(row.last_event_seq),
+    missingSeqCount: toNumber(row.missing_seq_count),
+  };
+}
 
 /**
  * Creates the lookup for a database: on SQLite one statement prepared once on the raw handle
- * (synchronous, microseconds); on PostgreSQL one parameterized query.
+ * (synchronous, microseconds); on PostgreSQL one named prepared statement.
  */
 export function createRecordHeadLookup(database: Database): HeadLookup {
   if (database.kind === "sqlite") {
-    const statement: BetterSqlite3.Statement = database.raw
-      .prepare(SQL.replace(/\$\d/g, "?"))
-      .raw(true);
+    const statement = prepareSqliteStatement(database.raw, selectHead("sqlite"));
     return (rolloutId, hostname) => {
-      const row = statement.get(rolloutId, hostname) as [string, bigint, bigint] | undefined;
-      return row === undefined
-        ? undefined
-        : {
-            state: row[0] as HostState,
-            lastEventSeq: toNumber(row[1]),
-            missingSeqCount: toNumber(row[2]),
-          };
+      const row = statement.get({ rolloutId, hostname });
+      return row === undefined ? undefined : toHead(row);
     };
   }
   const pool = database.pool;
+  const statement = namePostgresStatement(selectHead("postgres"));
   return async (rolloutId, hostname) => {
-    // Unnamed on purpose: a named statement keeps a plan made while the table was empty.
-    const result = await pool.query<{
-      state: string;
-      last_event_seq: string | number;
-      missing_seq_count: string | number;
-    }>(SQL, [rolloutId, hostname]);
-    const row = result.rows[0];
-    return row === undefined
-      ? undefined
-      : {
-          state: row.state as HostState,
-          lastEventSeq: toNumber(row.last_event_seq),
-          missingSeqCount: toNumber(row.missing_seq_count),
-        };
+    const row = (await runPostgresStatement(pool, statement, { rolloutId, hostname })).rows[0];
+    return row === undefined ? undefined : toHead(row);
   };
 }

@@ -1,8 +1,10 @@
 // Maps HostRolloutRecord to and from its host_rollout_records row; shared by the Kysely
 // repositories and the raw hot paths so every reader sees records the same way.
+
+import type { Kysely } from "kysely";
 import type { HostRolloutRecord, ProbeState } from "../core/domain.js";
 import type { Instant } from "../core/instant.js";
-import type { HostRolloutRecordsTable } from "./schema.js";
+import type { HostRolloutRecordsTable, Schema } from "./schema.js";
 import { toNumber } from "./to-number.js";
 
 /** A host_rollout_records row as read back (integers may be bigint). */
@@ -110,3 +112,12 @@ export const INTEGER_RECORD_COLUMNS: ReadonlySet<string> = new Set([
 export const MUTABLE_RECORD_COLUMNS = RECORD_COLUMNS.filter(
   (c) => c !== "rollout_id" && c !== "hostname",
 );
+
+/** Records with their rollout's failure policy: the writers' read, to narrow with where(). */
+export function selectRecords(db: Kysely<Schema>) {
+  return db
+    .selectFrom("host_rollout_records as r")
+    .innerJoin("rollouts as ro", "ro.id", "r.rollout_id")
+    .selectAll("r")
+    .select("ro.on_health_failure as policy");
+}

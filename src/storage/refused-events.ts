@@ -2,10 +2,18 @@
 // batch's transaction, and how operators read it. One row per distinct refusal of one event
 // (host, rollout, seq, kind, reason) with a count, and at most MAX_REFUSALS_PER_HOST rows per
 // host (the oldest go first), so an agent retrying forever cannot grow the table without end.
+import type {
+  Insertable,
+  OnConflictBuilder,
+  OnConflictDatabase,
+  OnConflictTables,
+  OnConflictUpdateBuilder,
+} from "kysely";
 import type { Instant } from "../core/instant.js";
 import type { Refusal, RefusalReason } from "../core/refusal.js";
 import { unsafeTextPattern } from "../core/unsafe-text.js";
 import type { Queryable } from "./in-transaction.js";
+import type { RefusedEventsTable, Schema } from "./schema.js";
 import { toNumber } from "./to-number.js";
 
 /** Distinct refusals kept per host; beyond it the host's oldest entries are dropped. */
@@ -89,7 +97,10 @@ export function foldRefusals(refusals: readonly PlannedRefusal[]): PlannedRefusa
   return [...byKey.values()];
 }
 
-/** SQL shared by both dialects' writers (placeholders differ, so each formats its own). */
+/** A refused_events row as the writers insert it (id is assigned by the database). */
+export type RefusalRow = Required<Omit<Insertable<RefusedEventsTable>, "id">>;
+
+/** The columns of a RefusalRow, for the dialects' per-column statements. */
 export const REFUSAL_COLUMNS = [
   "first_refused_at",
   "last_refused_at",
@@ -105,30 +116,39 @@ export const REFUSAL_COLUMNS = [
   "field",
   "protocol",
   "request",
-] as const;
+] as const satisfies readonly (keyof RefusalRow)[];
 
 /** The ON CONFLICT clause that counts a repeated refusal instead of adding a row. */
-export const REFUSAL_CONFLICT = `on conflict (hostname, rollout_id, seq, kind, reason) do update
-  set count = refused_events.count + excluded.count, last_refused_at = excluded.last_refused_at`;
+export function onRefusalConflict(
+  oc: OnConflictBuilder<Schema, "refused_events">,
+): OnConflictUpdateBuilder<
+  OnConflictDatabase<Schema, "refused_events">,
+  OnConflictTables<"refused_events">
+> {
+  return oc.columns(["hostname", "rollout_id", "seq", "kind", "reason"]).doUpdateSet((eb) => ({
+    count: eb("refused_events.count", "+", eb.ref("excluded.count")),
+    last_refused_at: eb.ref("excluded.last_refused_at"),
+  }));
+}
 
-/** The values of REFUSAL_COLUMNS for one entry. */
-export function refusalValues(r: PlannedRefusal, now: Instant): unknown[] {
-  return [
-    now,
-    now,
-    r.count,
-    r.peer,
-    r.hostname,
-    r.rolloutId,
-    r.seq,
-    r.kind,
-    r.code,
-    r.reason,
-    r.message,
-    r.field,
-    r.protocol,
-    r.request,
-  ];
+/** The row of one entry. */
+export function refusalRow(r: PlannedRefusal, now: Instant): RefusalRow {
+  return {
+    first_refused_at: now,
+    last_refused_at: now,
+    count: r.count,
+    peer: r.peer,
+    hostname: r.hostname,
+    rollout_id: r.rolloutId,
+    seq: r.seq,
+    kind: r.kind,
+    code: r.code,
+    reason: r.reason,
+    message: r.message,
+    field: r.field,
+    protocol: r.protocol,
+    request: r.request,
+  };
 }
 
 /** One entry of the refused-event log. */
