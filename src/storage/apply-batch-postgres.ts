@@ -76,7 +76,8 @@ const LOCK_RECORDS = statement((p: ColumnArrays<typeof KEY_TYPES> & { hosts: str
         eb("r.hostname", "=", eb.fn.any(sql<string[]>`${p.hosts}::text[]`)),
       ]),
     )
-    .orderBy(["r.rollout_id", "r.hostname"])
+    .orderBy("r.rollout_id")
+    .orderBy("r.hostname")
     .forNoKeyUpdate("r"),
 );
 
