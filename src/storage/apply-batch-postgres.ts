@@ -1,13 +1,11 @@
 // The PostgreSQL batch writer: one pooled client and one transaction per batch, a constant
-// number of round trips whatever the batch size (lock+load, records, events, derived rows).
+// number of round trips whatever the batch size (lock+load, records, events + derived rows).
 // Statements are built by Kysely, compiled once and run as named prepared statements on
 // connections that re-plan every run (see PLAN_EVERY_RUN).
-import { type Compilable, sql } from "kysely";
 import type pg from "pg";
 import type { Instant } from "../core/instant.js";
 import type { StepLimits } from "../core/step.js";
 import type { WorkWriter } from "./apply-batch.js";
-import { compileStatement, statementBuilder } from "./compiled-statement.js";
 import type { PostgresDatabase } from "./database.js";
 import {
   finishOutcomes,
@@ -20,224 +18,24 @@ import {
   type WorkItem,
   type WorkOutcome,
 } from "./plan-batch.js";
-import { namePostgresStatement, runPostgresStatement } from "./postgres-statement.js";
-import { type ColumnArrays, type ColumnTypes, columnsOf, unnestRows } from "./postgres-unnest.js";
 import {
-  INTEGER_RECORD_COLUMNS,
-  MUTABLE_RECORD_COLUMNS,
-  RECORD_COLUMNS,
-  type RecordRow,
-  recordToRow,
-  rowToRecord,
-  selectRecords,
-} from "./record-row.js";
+  INSERT_EVENTS,
+  INSERT_EVENTS_AND_DERIVED,
+  LOCK_RECORDS,
+  TRIM_REFUSALS,
+  UPDATE_RECORDS,
+  UPSERT_HOSTS,
+  UPSERT_REFUSALS,
+} from "./postgres-batch-statements.js";
+import { runPostgresStatement } from "./postgres-statement.js";
+import { RECORD_COLUMNS, recordToRow, rowToRecord } from "./record-row.js";
 import {
   foldRefusals,
-  MAX_REFUSALS_PER_HOST,
-  onRefusalConflict,
   type PlannedRefusal,
   REFUSAL_COLUMNS,
   refusalRow,
 } from "./refused-events.js";
-import type {
-  EventLogTable,
-  HostsTable,
-  ProbeFailuresTable,
-  QuarantinedClosuresTable,
-} from "./schema.js";
 import { toNumber } from "./to-number.js";
-
-const db = statementBuilder("postgres");
-
-/** A statement built by Kysely from the typed schema, compiled once, run as a named one. */
-function statement<A extends object, O>(build: (p: A) => Compilable<O>) {
-  return namePostgresStatement(compileStatement(build));
-}
-
-// Every record of the batch (and every record of each heartbeating host) is locked up front
-// in key order: two writers (replicas, or two batches holding one host's retries) then
-// always lock in the same order and never deadlock, and the second one reads the first
-// one's committed last_event_seq after waiting.
-// NO KEY UPDATE: we never change the key, so foreign-key checks of concurrent inserts
-// (event_log rows of other hosts' batches) are not blocked by it.
-const KEY_TYPES = { rollout_id: "text", hostname: "text" } as const;
-const LOCK_RECORDS = statement((p: ColumnArrays<typeof KEY_TYPES> & { hosts: string[] }) =>
-  selectRecords(db)
-    .where((eb) =>
-      eb.or([
-        eb(
-          eb.refTuple("r.rollout_id", "r.hostname"),
-          "in",
-          eb
-            .selectFrom(unnestRows("k", KEY_TYPES, p))
-            .select(["k.rollout_id", "k.hostname"])
-            .$asTuple("rollout_id", "hostname"),
-        ),
-        eb("r.hostname", "=", eb.fn.any(sql<string[]>`${p.hosts}::text[]`)),
-      ]),
-    )
-    .orderBy("r.rollout_id")
-    .orderBy("r.hostname")
-    .forNoKeyUpdate("r"),
-);
-
-const EVENT_TYPES = {
-  hostname: "text",
-  rollout_id: "text",
-  seq: "bigint",
-  kind: "text",
-  payload: "text",
-  signature: "bytea",
-  synthesized: "boolean",
-  signed_form: "text",
-  signer_key: "bytea",
-} as const satisfies ColumnTypes<EventLogTable>;
-
-// Rows come back keyed by (rollout, host, seq), unique in event_log, so ids are matched to
-// events without relying on RETURNING order.
-const INSERT_EVENTS = statement((p: { now: string } & ColumnArrays<typeof EVENT_TYPES>) =>
-  db
-    .insertInto("event_log")
-    .columns(["recorded_at", ...columnsOf(EVENT_TYPES)])
-    .expression((eb) =>
-      eb
-        .selectFrom(unnestRows("u", EVENT_TYPES, p, true))
-        .select((se) => [
-          se.val(p.now).as("recorded_at"),
-          ...columnsOf(EVENT_TYPES).map((c) => `u.${c}` as const),
-        ])
-        .orderBy("u.ord"),
-    )
-    .returning(["id", "rollout_id", "hostname", "seq"]),
-);
-
-const QUARANTINE_TYPES = {
-  channel: "text",
-  closure: "text",
-  rollout_id: "text",
-  hostname: "text",
-  event_log_id: "bigint",
-} as const satisfies ColumnTypes<QuarantinedClosuresTable>;
-
-const INSERT_QUARANTINES = statement((p: { now: string } & ColumnArrays<typeof QUARANTINE_TYPES>) =>
-  db
-    .insertInto("quarantined_closures")
-    .columns([...columnsOf(QUARANTINE_TYPES), "quarantined_at"])
-    .expression((eb) =>
-      eb
-        .selectFrom(unnestRows("u", QUARANTINE_TYPES, p, true))
-        .select((se) => [
-          ...columnsOf(QUARANTINE_TYPES).map((c) => `u.${c}` as const),
-          se.val(p.now).as("quarantined_at"),
-        ])
-        .orderBy("u.ord"),
-    )
-    .onConflict((oc) => oc.columns(["channel", "closure"]).doNothing()),
-);
-
-const PROBE_FAILURE_TYPES = {
-  event_log_id: "bigint",
-  rollout_id: "text",
-  hostname: "text",
-  probe_name: "text",
-  control_id: "text",
-  framework: "text",
-  mode: "text",
-  failure_reason: "text",
-  observed_at: "text",
-} as const satisfies ColumnTypes<ProbeFailuresTable>;
-
-const INSERT_PROBE_FAILURES = statement((p: ColumnArrays<typeof PROBE_FAILURE_TYPES>) =>
-  db
-    .insertInto("probe_failures")
-    .columns(columnsOf(PROBE_FAILURE_TYPES))
-    .expression((eb) =>
-      eb
-        .selectFrom(unnestRows("u", PROBE_FAILURE_TYPES, p, true))
-        .select(columnsOf(PROBE_FAILURE_TYPES).map((c) => `u.${c}` as const))
-        .orderBy("u.ord"),
-    ),
-);
-
-const HOST_TYPES = {
-  hostname: "text",
-  last_heartbeat_at: "text",
-  last_heartbeat_received_at: "text",
-  current_closure: "text",
-} as const satisfies ColumnTypes<HostsTable>;
-
-// Rows arrive in hostname order and once per host (planBatch coalesces), so two replicas
-// upserting the same hosts lock them in the same order.
-const UPSERT_HOSTS = statement((p: ColumnArrays<typeof HOST_TYPES>) =>
-  db
-    .insertInto("hosts")
-    .columns(columnsOf(HOST_TYPES))
-    .expression((eb) =>
-      eb
-        .selectFrom(unnestRows("u", HOST_TYPES, p))
-        .select(columnsOf(HOST_TYPES).map((c) => `u.${c}` as const)),
-    )
-    .onConflict((oc) =>
-      oc.column("hostname").doUpdateSet((eb) => ({
-        last_heartbeat_at: eb.ref("excluded.last_heartbeat_at"),
-        last_heartbeat_received_at: eb.ref("excluded.last_heartbeat_received_at"),
-        current_closure: eb.ref("excluded.current_closure"),
-      })),
-    ),
-);
-
-type ScalarType = "text" | "bigint";
-const RECORD_TYPES = Object.fromEntries(
-  RECORD_COLUMNS.map((c) => [c, INTEGER_RECORD_COLUMNS.has(c) ? "bigint" : "text"]),
-) as { readonly [C in (typeof RECORD_COLUMNS)[number]]: ScalarType };
-
-const UPDATE_RECORDS = statement((p: ColumnArrays<typeof RECORD_TYPES>) =>
-  db
-    .updateTable("host_rollout_records as r")
-    .from(unnestRows("u", RECORD_TYPES, p))
-    .set((eb) => {
-      const set: Record<string, unknown> = {};
-      for (const c of MUTABLE_RECORD_COLUMNS) set[c] = eb.ref(`u.${c}`);
-      return set as { [C in (typeof MUTABLE_RECORD_COLUMNS)[number]]: RecordRow[C] };
-    })
-    .whereRef("r.rollout_id", "=", "u.rollout_id")
-    .whereRef("r.hostname", "=", "u.hostname"),
-);
-
-const REFUSAL_TYPES = Object.fromEntries(
-  REFUSAL_COLUMNS.map((c) => [c, c === "count" || c === "seq" ? "bigint" : "text"]),
-) as { readonly [C in (typeof REFUSAL_COLUMNS)[number]]: ScalarType };
-
-// Refusals are folded per dedup key first: one INSERT ... ON CONFLICT cannot touch a row twice.
-const UPSERT_REFUSALS = statement((p: ColumnArrays<typeof REFUSAL_TYPES>) =>
-  db
-    .insertInto("refused_events")
-    .columns(REFUSAL_COLUMNS)
-    .expression((eb) =>
-      eb
-        .selectFrom(unnestRows("u", REFUSAL_TYPES, p, true))
-        .select(REFUSAL_COLUMNS.map((c) => `u.${c}` as const))
-        .orderBy("u.ord"),
-    )
-    .onConflict(onRefusalConflict),
-);
-
-// Keeps each host's newest MAX_REFUSALS_PER_HOST entries.
-const TRIM_REFUSALS = statement((p: { hostname: string[] }) =>
-  db
-    .deleteFrom("refused_events as r")
-    .using(unnestRows("h", { hostname: "text" }, p))
-    .whereRef("r.hostname", "=", "h.hostname")
-    .where("r.id", "<", (eb) =>
-      eb
-        .selectFrom("refused_events as x")
-        .select("x.id")
-        .whereRef("x.hostname", "=", "h.hostname")
-        .orderBy("x.id", "desc")
-        .limit(1)
-        .offset(MAX_REFUSALS_PER_HOST - 1),
-    ),
-);
 
 /** The PostgreSQL writer over `database.pool`. */
 export function createPostgresWriter(database: PostgresDatabase, limits?: StepLimits): WorkWriter {
@@ -295,10 +93,8 @@ async function applyIn(
   await upsertHosts(client, plan.hosts);
   // The event insert takes the log's commit-order lock (migration 0004) and holds it until
   // the commit, so it comes last: the records are written before, the derived rows that
-  // need the ids after.
+  // need the ids in the same statement.
   const ids = await insertEvents(client, plan.events, now);
-  await insertQuarantines(client, plan.events, ids, now);
-  await insertProbeFailures(client, plan.events, ids);
   return finishOutcomes(plan.outcomes, ids);
 }
 
@@ -349,7 +145,7 @@ async function insertEvents(
   now: Instant,
 ): Promise<number[]> {
   if (events.length === 0) return [];
-  const result = await runPostgresStatement(client, INSERT_EVENTS, {
+  const args = {
     now,
     hostname: events.map((e) => e.hostname),
     rollout_id: events.map((e) => e.rolloutId),
@@ -360,7 +156,29 @@ async function insertEvents(
     synthesized: events.map((e) => e.synthesized),
     signed_form: events.map((e) => e.signedForm),
     signer_key: events.map((e) => e.signerKey),
-  });
+  };
+  const quarantines = firstQuarantines(events);
+  const failures = events.flatMap((e) => e.probeFailures.map((f) => ({ e, f })));
+  const result =
+    quarantines.length === 0 && failures.length === 0
+      ? await runPostgresStatement(client, INSERT_EVENTS, args)
+      : await runPostgresStatement(client, INSERT_EVENTS_AND_DERIVED, {
+          ...args,
+          q_channel: quarantines.map((e) => e.quarantine!.channel),
+          q_closure: quarantines.map((e) => e.quarantine!.closure),
+          q_rollout_id: quarantines.map((e) => e.rolloutId),
+          q_hostname: quarantines.map((e) => e.hostname),
+          q_seq: quarantines.map((e) => e.seq),
+          f_rollout_id: failures.map(({ e }) => e.rolloutId),
+          f_hostname: failures.map(({ e }) => e.hostname),
+          f_seq: failures.map(({ e }) => e.seq),
+          f_probe_name: failures.map(({ f }) => f.probeName),
+          f_control_id: failures.map(({ f }) => f.controlId),
+          f_framework: failures.map(({ f }) => f.framework),
+          f_mode: failures.map(({ f }) => f.mode),
+          f_failure_reason: failures.map(({ f }) => f.failureReason),
+          f_observed_at: failures.map(({ f }) => f.observedAt),
+        });
   const byKey = new Map<string, number>();
   for (const row of result.rows) {
     byKey.set(
@@ -376,53 +194,19 @@ async function insertEvents(
   });
 }
 
-async function insertQuarantines(
-  client: pg.PoolClient,
-  events: readonly PlannedEvent[],
-  ids: readonly number[],
-  now: Instant,
-): Promise<void> {
-  // First insert wins, also within one batch: keep each key's first event, then insert in
-  // key order so concurrent batches take the key locks in the same order (no deadlock).
-  const first = new Map<string, { event: PlannedEvent; id: number }>();
-  events.forEach((event, i) => {
+/**
+ * The events whose quarantine is written. First insert wins, also within one batch: each
+ * key's first event, in key order so concurrent batches take the key locks in the same
+ * order (no deadlock).
+ */
+function firstQuarantines(events: readonly PlannedEvent[]): PlannedEvent[] {
+  const first = new Map<string, PlannedEvent>();
+  for (const event of events) {
     const q = event.quarantine;
     const key = q === null ? undefined : recordKey(q.channel, q.closure);
-    if (key !== undefined && !first.has(key)) first.set(key, { event, id: ids[i]! });
-  });
-  if (first.size === 0) return;
-  const rows = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const values = rows.map(([, v]) => v);
-  await runPostgresStatement(client, INSERT_QUARANTINES, {
-    now,
-    channel: values.map((v) => v.event.quarantine!.channel),
-    closure: values.map((v) => v.event.quarantine!.closure),
-    rollout_id: values.map((v) => v.event.rolloutId),
-    hostname: values.map((v) => v.event.hostname),
-    event_log_id: values.map((v) => v.id),
-  });
-}
-
-async function insertProbeFailures(
-  client: pg.PoolClient,
-  events: readonly PlannedEvent[],
-  ids: readonly number[],
-): Promise<void> {
-  const rows = events.flatMap((event, i) =>
-    event.probeFailures.map((f) => ({ event, id: ids[i]!, f })),
-  );
-  if (rows.length === 0) return;
-  await runPostgresStatement(client, INSERT_PROBE_FAILURES, {
-    event_log_id: rows.map((r) => r.id),
-    rollout_id: rows.map((r) => r.event.rolloutId),
-    hostname: rows.map((r) => r.event.hostname),
-    probe_name: rows.map((r) => r.f.probeName),
-    control_id: rows.map((r) => r.f.controlId),
-    framework: rows.map((r) => r.f.framework),
-    mode: rows.map((r) => r.f.mode),
-    failure_reason: rows.map((r) => r.f.failureReason),
-    observed_at: rows.map((r) => r.f.observedAt),
-  });
+    if (key !== undefined && !first.has(key)) first.set(key, event);
+  }
+  return [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
 }
 
 async function upsertRefusals(

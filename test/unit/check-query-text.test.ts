@@ -28,6 +28,7 @@ const BAD: Record<string, string> = {
   "src/a/multiline.ts": "export const Q = `insert into\n  event_log (seq)\n  values (?)`;",
   "src/a/concat.ts": `export const Q = "sel" + "ect id " + "fr" + "om event_log";`,
   "src/a/joined.ts": `export const Q = ["delete", "from", "hosts"].join(" ");`,
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: fixture source text
   "src/a/template.ts": "const t = 'hosts'; export const Q = `update ${t} set x = 1`;",
   "src/a/tag.ts": `import { sql } from "kysely"; export const Q = sql\`select 1\`;`,
   "src/a/alias.ts": `import { sql as q } from "kysely"; export const Q = q\`insert\`;`,
@@ -51,6 +52,7 @@ test("builders, compiled text, transaction control, RegExp#exec and migrations p
       `import { sql } from "kysely";`,
       `declare const raw: any; declare const client: any; declare const s: { sql: string };`,
       `raw.prepare("begin immediate"); raw.exec("rollback"); client.query("commit");`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: fixture source text
       "client.query(`listen ${'channel'}`);",
       `raw.prepare(s.sql); client.query({ name: "n", text: s.sql, values: [] });`,
       `/^(\\d+)$/.exec("choose a host");`,
