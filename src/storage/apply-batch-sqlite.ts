@@ -7,6 +7,7 @@ import type { StepLimits } from "../core/step.js";
 import type { WorkWriter } from "./apply-batch.js";
 import { compileStatement, placeholderRow, statementBuilder } from "./compiled-statement.js";
 import type { SqliteDatabase } from "./database.js";
+import { PROBE_FAILURE_COLUMNS, QUARANTINE_COLUMNS } from "./log-columns.js";
 import {
   finishOutcomes,
   type HostLiveness,
@@ -46,25 +47,6 @@ const EVENT_COLUMNS = [
   "synthesized",
   "signed_form",
   "signer_key",
-] as const;
-const QUARANTINE_COLUMNS = [
-  "channel",
-  "closure",
-  "rollout_id",
-  "hostname",
-  "event_log_id",
-  "quarantined_at",
-] as const;
-const PROBE_FAILURE_COLUMNS = [
-  "event_log_id",
-  "rollout_id",
-  "hostname",
-  "probe_name",
-  "control_id",
-  "framework",
-  "mode",
-  "failure_reason",
-  "observed_at",
 ] as const;
 
 /** Arguments of the event-log insert: better-sqlite3 binds no booleans. */

@@ -2,6 +2,7 @@
 // column fails tsc), compiled once and run as named prepared statements; many rows each.
 import { type Compilable, type QueryCreator, sql } from "kysely";
 import { compileStatement, statementBuilder } from "./compiled-statement.js";
+import { PROBE_FAILURE_COLUMNS, QUARANTINE_COLUMNS } from "./log-columns.js";
 import { namePostgresStatement } from "./postgres-statement.js";
 import { type ColumnArrays, type ColumnTypes, columnsOf, unnestRows } from "./postgres-unnest.js";
 import {
@@ -87,27 +88,6 @@ function insertEventRows(qc: QueryCreator<Schema>, p: EventArrays) {
 // Rows come back keyed by (rollout, host, seq), unique in event_log, so ids are matched to
 // events without relying on RETURNING order.
 export const INSERT_EVENTS = statement((p: EventArrays) => insertEventRows(db, p));
-
-const QUARANTINE_COLUMNS = [
-  "channel",
-  "closure",
-  "rollout_id",
-  "hostname",
-  "event_log_id",
-  "quarantined_at",
-] as const satisfies readonly (keyof QuarantinedClosuresTable)[];
-
-const PROBE_FAILURE_COLUMNS = [
-  "event_log_id",
-  "rollout_id",
-  "hostname",
-  "probe_name",
-  "control_id",
-  "framework",
-  "mode",
-  "failure_reason",
-  "observed_at",
-] as const satisfies readonly (keyof ProbeFailuresTable)[];
 
 // The derived rows by their event's key, joined to the ids the event insert returns.
 const QUARANTINE_KEY_TYPES = {
