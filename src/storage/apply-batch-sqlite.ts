@@ -49,8 +49,11 @@ const EVENT_COLUMNS = [
   "signer_key",
 ] as const;
 
+// Every column given (Required: a value left out would bind as a missing parameter).
 /** Arguments of the event-log insert: better-sqlite3 binds no booleans. */
-type EventArgs = Omit<Insertable<EventLogTable>, "id" | "synthesized"> & { synthesized: 0 | 1 };
+type EventArgs = Required<Omit<Insertable<EventLogTable>, "id" | "synthesized">> & {
+  synthesized: 0 | 1;
+};
 
 // Built by Kysely from the typed schema (a wrong column fails tsc), compiled once at load.
 const SELECT_RECORD = compileStatement((p: { rolloutId: string; hostname: string }) =>
@@ -83,15 +86,16 @@ const INSERT_EVENT = compileStatement((p: EventArgs) =>
   db.insertInto("event_log").values(placeholderRow(p, EVENT_COLUMNS)),
 );
 
-const INSERT_QUARANTINE = compileStatement((p: Insertable<QuarantinedClosuresTable>) =>
+const INSERT_QUARANTINE = compileStatement((p: Required<Insertable<QuarantinedClosuresTable>>) =>
   db
     .insertInto("quarantined_closures")
     .values(placeholderRow(p, QUARANTINE_COLUMNS))
     .onConflict((oc) => oc.columns(["channel", "closure"]).doNothing()),
 );
 
-const INSERT_PROBE_FAILURE = compileStatement((p: Omit<Insertable<ProbeFailuresTable>, "id">) =>
-  db.insertInto("probe_failures").values(placeholderRow(p, PROBE_FAILURE_COLUMNS)),
+const INSERT_PROBE_FAILURE = compileStatement(
+  (p: Required<Omit<Insertable<ProbeFailuresTable>, "id">>) =>
+    db.insertInto("probe_failures").values(placeholderRow(p, PROBE_FAILURE_COLUMNS)),
 );
 
 const UPDATE_RECORD = compileStatement((p: RecordRow) =>
