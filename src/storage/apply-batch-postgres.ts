@@ -1,7 +1,7 @@
 // The PostgreSQL batch writer: one pooled client and one transaction per batch, a constant
 // number of round trips whatever the batch size (lock+load, records, events + derived rows).
 // Statements are built by Kysely, compiled once and run as named prepared statements on
-// connections that re-plan every run (see PLAN_EVERY_RUN).
+// connections that re-plan every run (see planEveryRun).
 import type pg from "pg";
 import type { Instant } from "../core/instant.js";
 import type { StepLimits } from "../core/step.js";
@@ -27,7 +27,7 @@ import {
   UPSERT_HOSTS,
   UPSERT_REFUSALS,
 } from "./postgres-batch-statements.js";
-import { runPostgresStatement } from "./postgres-statement.js";
+import { planEveryRun, runPostgresStatement } from "./postgres-statement.js";
 import { RECORD_COLUMNS, recordToRow, rowToRecord } from "./record-row.js";
 import {
   foldRefusals,
@@ -45,6 +45,7 @@ export function createPostgresWriter(database: PostgresDatabase, limits?: StepLi
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
+      await planEveryRun(client);
       await client.query("begin");
       try {
         const outcomes = await applyIn(client, items, now, limits);

@@ -5,7 +5,6 @@ import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { PLAN_EVERY_RUN } from "./postgres-statement.js";
 import type { Schema } from "./schema.js";
 import { createSqliteDialect } from "./sqlite-dialect.js";
 
@@ -136,12 +135,7 @@ async function openPostgres(url: string): Promise<PostgresDatabase> {
   // A checked-out client whose server goes away (admin shutdown, 57P01) between queries emits
   // 'error' with no listener of the pool's: that crashed the process during an outage. Its
   // next query fails instead, and the pool drops it on release.
-  pool.on("connect", (client) => {
-    client.on("error", () => {});
-    // Queued before the checkout's first query; a server without the setting (< 12) keeps
-    // the default, and one that fails here fails that first query too.
-    client.query(PLAN_EVERY_RUN).catch(() => {});
-  });
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     const client = await pool.connect();
     client.release();

@@ -3,7 +3,7 @@
 import type { HostState } from "../core/domain.js";
 import { compileStatement, statementBuilder } from "./compiled-statement.js";
 import type { Database } from "./database.js";
-import { namePostgresStatement, runPostgresStatement } from "./postgres-statement.js";
+import { queryPostgresStatement } from "./postgres-statement.js";
 import type { DialectKind } from "./schema.js";
 import { prepareSqliteStatement } from "./sqlite-statement.js";
 import { toNumber } from "./to-number.js";
@@ -49,7 +49,8 @@ function toHead(row: {
 
 /**
  * Creates the lookup for a database: on SQLite one statement prepared once on the raw handle
- * (synchronous, microseconds); on PostgreSQL one named prepared statement.
+ * (synchronous, microseconds); on PostgreSQL one unnamed parameterized query on the pool
+ * (a named one would keep a plan made while the table was small).
  */
 export function createRecordHeadLookup(database: Database): HeadLookup {
   if (database.kind === "sqlite") {
@@ -60,9 +61,9 @@ export function createRecordHeadLookup(database: Database): HeadLookup {
     };
   }
   const pool = database.pool;
-  const statement = namePostgresStatement(selectHead("postgres"));
+  const statement = selectHead("postgres");
   return async (rolloutId, hostname) => {
-    const row = (await runPostgresStatement(pool, statement, { rolloutId, hostname })).rows[0];
+    const row = (await queryPostgresStatement(pool, statement, { rolloutId, hostname })).rows[0];
     return row === undefined ? undefined : toHead(row);
   };
 }
