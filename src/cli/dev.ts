@@ -4,8 +4,6 @@ import { join, relative } from "node:path";
 import { parseServeConfig } from "../config/service-config.js";
 import { createDevPki } from "../pki/create-dev-pki.js";
 import { DEV_P12_PASSWORD } from "../pki/pkcs12.js";
-import { systemClock } from "../runtime/clock.js";
-import { openRollout } from "../storage/open-rollout.js";
 import { createLogger, runService } from "./serve.js";
 
 const DEMO_ROLLOUT = "stable@3f2a9c1e";
@@ -21,17 +19,13 @@ export async function devCommand(argv: readonly string[]): Promise<void> {
   });
   const logger = createLogger(config.logLevel);
   const service = await runService(config, logger);
-  await openRollout(
-    service.database.db,
-    {
-      rolloutId: DEMO_ROLLOUT,
-      channel: "stable",
-      policy: "rollback-and-halt",
-      soakDurationSecs: 60,
-      hosts: DEMO_HOSTS.map((h) => ({ hostname: h, targetClosure: `def456-nixos-system-${h}` })),
-    },
-    systemClock.now(),
-  );
+  await service.openRollout({
+    rolloutId: DEMO_ROLLOUT,
+    channel: "stable",
+    policy: "rollback-and-halt",
+    soakDurationSecs: 60,
+    hosts: DEMO_HOSTS.map((h) => ({ hostname: h, targetClosure: `def456-nixos-system-${h}` })),
+  });
   const rel = (p: string) => relative(process.cwd(), p) || ".";
   const agent = pki.agents["web-01"];
   const operator = pki.operators["admin"];

@@ -13,6 +13,7 @@ import {
   WatchRolloutResponseSchema,
 } from "../../gen/nixfleet/ops/v1/rollout_service_pb.js";
 import { HOST_STATES, type HostRolloutRecord } from "../core/domain.js";
+import type { Instant } from "../core/instant.js";
 import { parseRolloutId } from "../core/rollout-id.js";
 import type { Clock } from "../runtime/clock.js";
 import type { HostChange, WatchHub } from "../runtime/watch-hub.js";
@@ -20,7 +21,11 @@ import type { Database } from "../storage/database.js";
 import { getRecord } from "../storage/get-record.js";
 import { listEvents } from "../storage/list-events.js";
 import { listRecords, type RecordFilter, type RecordKey } from "../storage/list-records.js";
-import { openRollout } from "../storage/open-rollout.js";
+import {
+  type OpenRolloutRequest,
+  type OpenRolloutResult,
+  openRollout,
+} from "../storage/open-rollout.js";
 import { getRollout } from "../storage/rollout.js";
 import { wireHostState } from "./agent-events-service.js";
 import {
@@ -41,6 +46,8 @@ export interface RolloutServiceDeps {
   readonly clock: Clock;
   /** Aborted when the server starts shutting down; open watches then end unavailable. */
   readonly stopping: AbortSignal;
+  /** Writes a rollout (the service's writer thread on SQLite); default: in `database`. */
+  readonly openRollout?: (request: OpenRolloutRequest, now: Instant) => Promise<OpenRolloutResult>;
 }
 
 const MAX_HOSTS = 100_000;
@@ -96,6 +103,7 @@ function decodeToken(token: string, filter: RecordFilter): RecordKey | undefined
 export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<typeof RolloutService> {
   const { database, hub, clock, stopping } = deps;
   const db = database.db;
+  const open = deps.openRollout ?? ((request, now) => openRollout(db, request, now));
 
   return {
     ...createOperatorViews(database),
@@ -132,8 +140,7 @@ export function createRolloutService(deps: RolloutServiceDeps): ServiceImpl<type
         const closureProblem = textProblem(h.targetClosure);
         if (closureProblem !== undefined) invalid(`hosts[${i}].targetClosure`, closureProblem);
       });
-      const result = await openRollout(
-        db,
+      const result = await open(
         {
           rolloutId: id,
           channel,

@@ -24,13 +24,19 @@ import { createWatchHub } from "../runtime/watch-hub.js";
 import { createBatchApplier, type WorkItem, type WorkOutcome } from "../storage/apply-batch.js";
 import { checkNoNewerMigrations, checkSchemaUsable } from "../storage/check-schema.js";
 import { countHostsByState } from "../storage/count-hosts.js";
-import { createDatabase, type Database } from "../storage/database.js";
+import { createDatabase, type Database, parseDatabaseUrl } from "../storage/database.js";
 import { countHosts } from "../storage/hosts.js";
 import { listenForLogCommits } from "../storage/log-commit-listener.js";
 import { migrateToLatest } from "../storage/migrate.js";
+import {
+  type OpenRolloutRequest,
+  type OpenRolloutResult,
+  openRollout,
+} from "../storage/open-rollout.js";
 import { pingStore } from "../storage/ping-store.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
-import { upsertRevocations } from "../storage/revocations.js";
+import { type Revocation, upsertRevocations } from "../storage/revocations.js";
+import { createSqliteWriterThread } from "../storage/sqlite-writer-thread.js";
 import { classifyStoreError } from "../storage/store-error.js";
 import { createAgentEventsService } from "./agent-events-service.js";
 import { requiredRoles } from "./authorize.js";
@@ -75,6 +81,8 @@ export interface RunningService {
   readonly healthPort: number | undefined;
   readonly database: Database;
   readonly metrics: Metrics;
+  /** Opens a rollout through the service's writer (at the service's clock). */
+  openRollout(request: OpenRolloutRequest): Promise<OpenRolloutResult>;
   /** Re-reads the server certificate, key and client CA now (SIGHUP); the last good set stays on failure. */
   reloadTls(): TlsReloadResult;
   /** Stops accepting, drains and commits what was accepted, answers it, closes. Idempotent. */
@@ -149,12 +157,57 @@ async function startOn(
   };
   setServing(ServingStatus.NOT_SERVING);
 
+  // SQLite commits (and their fsync) run in a writer thread, off the event loop; so does every
+  // other write, since one on this thread's connection would wait synchronously for the
+  // thread's lock. A :memory: database cannot be shared between threads: it is written here.
+  const target = parseDatabaseUrl(config.db);
+  const writer =
+    target.kind === "sqlite" && target.path !== ":memory:"
+      ? createSqliteWriterThread({
+          url: config.db,
+          limits: { maxProbes: config.maxProbesPerRecord },
+          onExit(error) {
+            store.report(error);
+            logger.error(
+              { err: error },
+              "the SQLite writer thread ended; the next write starts another",
+            );
+          },
+        })
+      : undefined;
+  opened.push(() => writer?.close());
+  // Started now, beside the rest of startup (a thread loads its own modules): the first batch
+  // should not wait for it, and a file the thread cannot write fails startup, not a request.
+  const writerReady = writer?.ping().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const store = createStoreHealth({
+    ping: () => (writer === undefined ? pingStore(database) : writer.ping()),
+    isOutage: (error) => classifyStoreError(error) === "outage",
+    intervalMs: config.storeProbeIntervalMs,
+    idleIntervalMs: config.storeProbeIntervalMs * 5,
+    onChange(reachable, error) {
+      // The error's own text stays here, in the log; replies never carry it.
+      if (reachable) logger.info("the store answers again; ready");
+      else logger.error({ err: error }, "the store is unreachable; not ready");
+    },
+  });
+  opened.push(() => store.stop());
+  const writeRevocations = (entries: readonly Revocation[]) =>
+    writer === undefined
+      ? upsertRevocations(database.db, entries)
+      : writer.upsertRevocations(entries);
+  const open = (request: OpenRolloutRequest, now: Instant) =>
+    writer === undefined
+      ? openRollout(database.db, request, now)
+      : writer.openRollout(request, now);
+
   const revocations = createRevocationStore(
     config.revocations,
     (error) => logger.error({ err: error }, "revocations file not reloaded"),
     (entries) => {
-      upsertRevocations(
-        database.db,
+      writeRevocations(
         entries.map((e) => ({
           machineId: e.machineId,
           notBefore: instantFromEpochNanos(BigInt(e.notBeforeMs) * 1_000_000n) as Instant,
@@ -169,7 +222,7 @@ async function startOn(
   opened.push(() => revocations.close());
 
   const channel = createBoundedChannel<PendingItem<WorkItem, WorkOutcome>>(config.channelCapacity);
-  const applier = createBatchApplier(database, { maxProbes: config.maxProbesPerRecord });
+  const applier = writer ?? createBatchApplier(database, { maxProbes: config.maxProbesPerRecord });
   // SQLite: this process is the only writer, so the reducer publishes its own commits. On
   // PostgreSQL every replica commits: the hub follows the shared log instead, woken by the
   // reducer after a local batch and by one LISTEN connection for everyone else's.
@@ -194,18 +247,6 @@ async function startOn(
     () => follower?.close(),
     () => logCommits?.close(),
   );
-  const store = createStoreHealth({
-    ping: () => pingStore(database),
-    isOutage: (error) => classifyStoreError(error) === "outage",
-    intervalMs: config.storeProbeIntervalMs,
-    idleIntervalMs: config.storeProbeIntervalMs * 5,
-    onChange(reachable, error) {
-      // The error's own text stays here, in the log; replies never carry it.
-      if (reachable) logger.info("the store answers again; ready");
-      else logger.error({ err: error }, "the store is unreachable; not ready");
-    },
-  });
-  opened.push(() => store.stop());
   const readHead = createRecordHeadLookup(database);
   // Only with SQLite is this process the one writer, so only then is a cached head exact;
   // on PostgreSQL other replicas commit too and the lookup reads the database.
@@ -258,6 +299,8 @@ async function startOn(
     hostCounts: () => countHostsByState(database.db, 50),
     livenessCounts: () => countHosts(database.db, liveness.cutoff()),
   });
+  const writerFailed = await writerReady;
+  if (writerFailed !== undefined) throw writerFailed;
   phase = "running";
   setServing(ServingStatus.SERVING);
 
@@ -301,7 +344,7 @@ async function startOn(
     );
     router.service(
       RolloutService,
-      createRolloutService({ database, hub, clock, stopping: stopping.signal }),
+      createRolloutService({ database, hub, clock, stopping: stopping.signal, openRollout: open }),
     );
     registerHealth(router, health);
     if (config.reflection !== "off") {
@@ -421,6 +464,8 @@ async function startOn(
     tlsReloader.close();
     await Promise.all(plainListeners.map((l) => l.close()));
     store.stop();
+    // The reducer is drained: every acknowledged batch was committed by the thread.
+    await writer?.close();
     await database.close();
     phase = "stopped";
     logger.info("stopped");
@@ -432,6 +477,7 @@ async function startOn(
     healthPort,
     database,
     metrics,
+    openRollout: (request) => open(request, clock.now()),
     reloadTls: () => tlsReloader.reload("SIGHUP"),
     shutdown() {
       stopped ??= shutdown();

@@ -3,6 +3,9 @@
 // event can never succeed). The reducer splits a batch only on the latter; the server answers
 // the former `unavailable` and reports not-ready until the store answers again.
 
+/** The code of the error a call gets when the SQLite writer thread ended under it. */
+export const WRITER_EXITED = "ERR_STORE_WRITER_EXITED";
+
 /** Why a store operation failed. */
 export type StoreFailure = "outage" | "data" | "other";
 
@@ -21,6 +24,7 @@ const NODE_OUTAGE = new Set([
   "EAI_AGAIN",
   "EHOSTUNREACH",
   "ENETUNREACH",
+  WRITER_EXITED,
 ]);
 const SQLITE_OUTAGE =
   /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/;
