@@ -62,10 +62,11 @@ export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
 
   async function run(): Promise<void> {
     for (;;) {
-      // The store commits synchronously, so requests that arrived during the last commit
-      // are still unread in the sockets. Let the event loop poll them (and their handlers
-      // queue them) before taking the next batch; without this the reducer, woken by the
-      // first send, commits one event per transaction under any load. But when a full batch
+      // The first send wakes the reducer before the requests that came with it are parsed
+      // (and a store committing on this thread, SQLite :memory:, leaves everything that
+      // arrived meanwhile unread in the sockets). Let the event loop poll them (and their
+      // handlers queue them) before taking the next batch; without this the reducer
+      // commits one event per transaction under any load. But when a full batch
       // is already queued, polling would not make it bigger: it would only parse requests
       // that find the channel full and are shed, at nearly the cost of applying them.
       if (channel.depth < batchSize) await new Promise<void>((resolve) => setImmediate(resolve));
