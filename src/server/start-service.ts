@@ -21,23 +21,17 @@ import { cachedLookup, createRecordHeadCache } from "../runtime/record-head-cach
 import { type PendingItem, startReducer } from "../runtime/reducer.js";
 import { createStoreHealth } from "../runtime/store-health.js";
 import { createWatchHub } from "../runtime/watch-hub.js";
-import { createBatchApplier, type WorkItem, type WorkOutcome } from "../storage/apply-batch.js";
+import type { WorkItem, WorkOutcome } from "../storage/apply-batch.js";
 import { checkNoNewerMigrations, checkSchemaUsable } from "../storage/check-schema.js";
 import { countHostsByState } from "../storage/count-hosts.js";
-import { createDatabase, type Database, parseDatabaseUrl } from "../storage/database.js";
+import { createDatabase, type Database } from "../storage/database.js";
 import { countHosts } from "../storage/hosts.js";
 import { listenForLogCommits } from "../storage/log-commit-listener.js";
 import { migrateToLatest } from "../storage/migrate.js";
-import {
-  type OpenRolloutRequest,
-  type OpenRolloutResult,
-  openRollout,
-} from "../storage/open-rollout.js";
-import { pingStore } from "../storage/ping-store.js";
+import type { OpenRolloutRequest, OpenRolloutResult } from "../storage/open-rollout.js";
 import { createRecordHeadLookup } from "../storage/record-head.js";
-import { type Revocation, upsertRevocations } from "../storage/revocations.js";
-import { createSqliteWriterThread } from "../storage/sqlite-writer-thread.js";
 import { classifyStoreError } from "../storage/store-error.js";
+import { createStoreWriter } from "../storage/store-writer.js";
 import { createAgentEventsService } from "./agent-events-service.js";
 import { requiredRoles } from "./authorize.js";
 import { createCommitFanout } from "./commit-fanout.js";
@@ -157,33 +151,24 @@ async function startOn(
   };
   setServing(ServingStatus.NOT_SERVING);
 
-  // SQLite commits (and their fsync) run in a writer thread, off the event loop; so does every
-  // other write, since one on this thread's connection would wait synchronously for the
-  // thread's lock. A :memory: database cannot be shared between threads: it is written here.
-  const target = parseDatabaseUrl(config.db);
-  const writer =
-    target.kind === "sqlite" && target.path !== ":memory:"
-      ? createSqliteWriterThread({
-          url: config.db,
-          limits: { maxProbes: config.maxProbesPerRecord },
-          onExit(error) {
-            store.report(error);
-            logger.error(
-              { err: error },
-              "the SQLite writer thread ended; the next write starts another",
-            );
-          },
-        })
-      : undefined;
-  opened.push(() => writer?.close());
+  // On a SQLite file every write, the reducer's commits (and their fsync) included, runs in a
+  // writer thread, off the event loop.
+  const writer = createStoreWriter(database, config.db, {
+    limits: { maxProbes: config.maxProbesPerRecord },
+    onExit(error) {
+      store.report(error);
+      logger.error({ err: error }, "the SQLite writer thread ended; the next write starts another");
+    },
+  });
+  opened.push(() => writer.close());
   // Started now, beside the rest of startup (a thread loads its own modules): the first batch
   // should not wait for it, and a file the thread cannot write fails startup, not a request.
-  const writerReady = writer?.ping().then(
+  const writerReady = writer.ping().then(
     () => undefined,
     (error: unknown) => error,
   );
   const store = createStoreHealth({
-    ping: () => (writer === undefined ? pingStore(database) : writer.ping()),
+    ping: () => writer.ping(),
     isOutage: (error) => classifyStoreError(error) === "outage",
     intervalMs: config.storeProbeIntervalMs,
     idleIntervalMs: config.storeProbeIntervalMs * 5,
@@ -194,35 +179,28 @@ async function startOn(
     },
   });
   opened.push(() => store.stop());
-  const writeRevocations = (entries: readonly Revocation[]) =>
-    writer === undefined
-      ? upsertRevocations(database.db, entries)
-      : writer.upsertRevocations(entries);
-  const open = (request: OpenRolloutRequest, now: Instant) =>
-    writer === undefined
-      ? openRollout(database.db, request, now)
-      : writer.openRollout(request, now);
 
   const revocations = createRevocationStore(
     config.revocations,
     (error) => logger.error({ err: error }, "revocations file not reloaded"),
     (entries) => {
-      writeRevocations(
-        entries.map((e) => ({
-          machineId: e.machineId,
-          notBefore: instantFromEpochNanos(BigInt(e.notBeforeMs) * 1_000_000n) as Instant,
-          reason: e.reason,
-        })),
-      ).catch((error: unknown) =>
-        logger.error({ err: error }, "revocations not mirrored to the database"),
-      );
+      writer
+        .upsertRevocations(
+          entries.map((e) => ({
+            machineId: e.machineId,
+            notBefore: instantFromEpochNanos(BigInt(e.notBeforeMs) * 1_000_000n) as Instant,
+            reason: e.reason,
+          })),
+        )
+        .catch((error: unknown) =>
+          logger.error({ err: error }, "revocations not mirrored to the database"),
+        );
       logger.info({ count: entries.length }, "revocations loaded");
     },
   );
   opened.push(() => revocations.close());
 
   const channel = createBoundedChannel<PendingItem<WorkItem, WorkOutcome>>(config.channelCapacity);
-  const applier = writer ?? createBatchApplier(database, { maxProbes: config.maxProbesPerRecord });
   // SQLite: this process is the only writer, so the reducer publishes its own commits. On
   // PostgreSQL every replica commits: the hub follows the shared log instead, woken by the
   // reducer after a local batch and by one LISTEN connection for everyone else's.
@@ -262,7 +240,7 @@ async function startOn(
   );
   const reducer = startReducer<WorkItem, WorkOutcome>({
     channel,
-    apply: (items) => applier.applyWork(items, clock.now()),
+    apply: (items) => writer.applyWork(items, clock.now()),
     batchSize: config.batchSize,
     delayMs: config.debugReducerDelayMs,
     isDataError: (error) => classifyStoreError(error) === "data",
@@ -344,7 +322,13 @@ async function startOn(
     );
     router.service(
       RolloutService,
-      createRolloutService({ database, hub, clock, stopping: stopping.signal, openRollout: open }),
+      createRolloutService({
+        database,
+        hub,
+        clock,
+        stopping: stopping.signal,
+        openRollout: writer.openRollout,
+      }),
     );
     registerHealth(router, health);
     if (config.reflection !== "off") {
@@ -465,7 +449,7 @@ async function startOn(
     await Promise.all(plainListeners.map((l) => l.close()));
     store.stop();
     // The reducer is drained: every acknowledged batch was committed by the thread.
-    await writer?.close();
+    await writer.close();
     await database.close();
     phase = "stopped";
     logger.info("stopped");
@@ -477,7 +461,7 @@ async function startOn(
     healthPort,
     database,
     metrics,
-    openRollout: (request) => open(request, clock.now()),
+    openRollout: (request) => writer.openRollout(request, clock.now()),
     reloadTls: () => tlsReloader.reload("SIGHUP"),
     shutdown() {
       stopped ??= shutdown();
