@@ -86,11 +86,14 @@ export function createSqliteWriterThread(options: SqliteWriterThreadOptions): Sq
   function start(): Spawned {
     const worker = spawnWorker(data);
     const spawned: Spawned = { worker, calls: new Map() };
+    // Only a call in flight keeps the process alive, as a pending socket read would.
+    worker.unref();
     let crash: Error | undefined;
     worker.on("message", (reply: WriterReply) => {
       const call = spawned.calls.get(reply.id);
       if (call === undefined) return;
       spawned.calls.delete(reply.id);
+      if (spawned.calls.size === 0) worker.unref();
       if (reply.ok) call.resolve(reply.value);
       else call.reject(fromWireError(reply.error));
     });
@@ -119,12 +122,14 @@ export function createSqliteWriterThread(options: SqliteWriterThreadOptions): Sq
     const target = thread ?? current;
     const id = nextId++;
     const reply = new Promise<T>((resolve, reject) => {
+      if (target.calls.size === 0) target.worker.ref();
       target.calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
       try {
         target.worker.postMessage({ ...request, id } satisfies WriterRequest);
       } catch (error) {
         // Nothing cloneable to send (a bug): this call fails, the thread goes on.
         target.calls.delete(id);
+        if (target.calls.size === 0) target.worker.unref();
         reject(error as Error);
       }
     });

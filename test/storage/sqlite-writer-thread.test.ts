@@ -25,6 +25,7 @@ import {
   WriterExitedError,
 } from "../../src/storage/sqlite-writer-thread.js";
 import { classifyStoreError } from "../../src/storage/store-error.js";
+import { createStoreWriter } from "../../src/storage/store-writer.js";
 import { at, ev, T0 } from "./events.js";
 
 const R = "stable@3f2a9c1e";
@@ -217,5 +218,21 @@ describe("SQLite writer thread", () => {
     assert.equal(outcomes.length, names.length);
     assert.equal(await logged(), names.length);
     await assert.rejects(writer.ping(), WriterExitedError);
+  });
+
+  test("a :memory: database, which no other thread can open, is written in this thread", async () => {
+    const memory = await createDatabase(":memory:");
+    await migrateToLatest(memory);
+    const writer = createStoreWriter(memory, ":memory:");
+    try {
+      assert.equal((await writer.openRollout(opening(["web-01"]), T0)).ok, true);
+      await writer.applyWork([item("web-01", ev.dispatchAck(1))], NOW);
+      await writer.ping();
+      const log = await listEvents(memory.db, { rolloutId: R, limit: 10 });
+      assert.equal(log.length, 1);
+    } finally {
+      await writer.close();
+      await memory.close();
+    }
   });
 });
