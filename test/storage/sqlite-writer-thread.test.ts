@@ -194,7 +194,8 @@ describe("SQLite writer thread", () => {
       await writer.ping();
       await writer.kill();
       assert.equal(health.reachable, false);
-      const deadline = Date.now() + 10_000;
+      // A new thread loads its modules again: seconds on a loaded machine.
+      const deadline = Date.now() + 60_000;
       while (!health.reachable && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
