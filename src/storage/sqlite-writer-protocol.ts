@@ -65,14 +65,17 @@ function own(bytes: Uint8Array): Uint8Array {
 export function toWireItems(items: readonly WorkItem[]): WireItem[] {
   return items.map((item) => {
     if ("heartbeat" in item) return item;
-    const { origin, signature, signed, ...rest } = item;
+    const { origin, signature, signed } = item;
+    // Spread and overwrite (rest destructuring costs more), so a field BatchItem gains later
+    // travels as it is; an absent signed or origin travels as undefined, read the same.
     return {
-      ...rest,
+      ...item,
       signature: signature === null ? null : own(signature),
-      ...(signed === undefined ? {} : { signed: { form: signed.form, key: own(signed.key) } }),
-      ...(origin === undefined
-        ? {}
-        : { origin: { peer: origin.peer, protocol: origin.protocol, text: origin.request() } }),
+      signed: signed === undefined ? undefined : { form: signed.form, key: own(signed.key) },
+      origin:
+        origin === undefined
+          ? undefined
+          : { peer: origin.peer, protocol: origin.protocol, text: origin.request() },
     };
   });
 }
