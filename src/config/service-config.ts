@@ -69,6 +69,8 @@ export interface ServiceConfig {
   readonly limits: ConnectionLimits;
   /** Who may call gRPC reflection: operators only (default), any fleet certificate, or none. */
   readonly reflection: "operators" | "all" | "off";
+  /** Serve PostEvent's common form on the HTTP/2 stream API (src/server/lean-path.ts). */
+  readonly leanPath: "on" | "off";
   /** Milliseconds between store probes while the store is unreachable. */
   readonly storeProbeIntervalMs: number;
   /** Pause before each reducer batch; for tests that need a slow reducer. Keep 0. */
@@ -182,6 +184,10 @@ export const SERVE_FLAGS = {
   reflection: {
     type: "string",
     help: "who may use gRPC reflection: operators (default), all, or off",
+  },
+  "lean-path": {
+    type: "string",
+    help: "on: serve PostEvent's common form (unary POST over HTTP/2, identity) on the HTTP/2 stream API; off: every request through connect-node (default on)",
   },
   "store-probe-interval": {
     type: "string",
@@ -363,6 +369,7 @@ export function parseServeConfig(
       maxStreams: positiveInt(get("max-streams"), "max-streams", 512),
     },
     reflection: reflectionMode(get("reflection")),
+    leanPath: oneOf(get("lean-path"), "lean-path", ["on", "off"]),
     storeProbeIntervalMs: positiveInt(get("store-probe-interval"), "store-probe-interval", 1000),
     debugReducerDelayMs: positiveInt(get("debug-reducer-delay-ms"), "debug-reducer-delay-ms", 0, 0),
   };

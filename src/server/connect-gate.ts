@@ -5,7 +5,7 @@
 // `internal` Connect answers for a protobuf it cannot parse (issue 11).
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import { type DescMessage, fromBinary, fromJson } from "@bufbuild/protobuf";
+import type { DescMessage } from "@bufbuild/protobuf";
 import type { ContextValues } from "@connectrpc/connect";
 import {
   createAsyncIterable,
@@ -15,15 +15,8 @@ import {
 import { authorize, type Role } from "./authorize.js";
 import { gateErrorKey, peerKey } from "./request-context.js";
 import { type ServiceError, serviceError } from "./service-error.js";
-import { jsonProblem } from "./wire/json-check.js";
-import {
-  type BodyFormat,
-  bodyFormat,
-  decompress,
-  envelope,
-  singleEnvelope,
-} from "./wire/request-body.js";
-import { binaryProblem, type WireProblem } from "./wire/strict-binary.js";
+import { decodeBody } from "./wire/decode-body.js";
+import { type BodyFormat, bodyFormat, envelope } from "./wire/request-body.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 
@@ -48,7 +41,6 @@ export interface RequestGateOptions {
   readonly roles: ReadonlyMap<string, Role>;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 const EMPTY_JSON = new TextEncoder().encode("{}");
 
@@ -146,72 +138,7 @@ export function checkBody(
   body: Uint8Array,
   maxBytes: number,
 ): { body: Uint8Array } | ServiceError {
-  let payload = body;
-  let compressed = encoding !== undefined;
-  if (format.enveloped) {
-    const frame = singleEnvelope(body);
-    if ("message" in frame) return invalid(frame);
-    payload = frame.payload;
-    compressed = frame.compressed;
-    if (compressed && encoding === undefined) {
-      return invalid({
-        message: `frame is flagged compressed but the request names no ${format.encodingHeader}`,
-      });
-    }
-  }
-  if (compressed && encoding !== undefined) {
-    // Connect would answer `unimplemented` (a 5xx that agents retry forever) for this.
-    if (encoding !== "gzip" && encoding !== "br") {
-      return invalid({
-        message: `unsupported compression "${encoding}"; use gzip, br or identity`,
-      });
-    }
-    const plain = decompress(payload, encoding, maxBytes);
-    if (plain === "too-large") {
-      return serviceError("payload_too_large", `request message exceeds ${maxBytes} bytes`);
-    }
-    if (!(plain instanceof Uint8Array)) return invalid(plain);
-    payload = plain;
-  }
-  if (payload.length > maxBytes) {
-    return serviceError("payload_too_large", `request message exceeds ${maxBytes} bytes`);
-  }
-  const problem = format.json ? jsonBodyProblem(desc, payload) : binaryBodyProblem(desc, payload);
-  if (problem !== undefined) return invalid(problem);
-  return { body: format.enveloped ? envelope(payload) : payload };
-}
-
-function invalid(problem: WireProblem): ServiceError {
-  return problem.field === undefined
-    ? serviceError("invalid_argument", problem.message)
-    : serviceError("invalid_argument", problem.message, { field: problem.field });
-}
-
-function binaryBodyProblem(desc: DescMessage, payload: Uint8Array): WireProblem | undefined {
-  const problem = binaryProblem(desc, payload);
-  if (problem !== undefined) return problem;
-  try {
-    fromBinary(desc, payload);
-    return undefined;
-  } catch (error) {
-    return { message: `parse binary: ${(error as Error).message}` };
-  }
-}
-
-function jsonBodyProblem(desc: DescMessage, payload: Uint8Array): WireProblem | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8.decode(payload));
-  } catch (error) {
-    const what = error instanceof SyntaxError ? error.message : "body is not valid UTF-8";
-    return { message: `body: not valid JSON (${what})` };
-  }
-  const problem = jsonProblem(desc, parsed);
-  if (problem !== undefined) return problem;
-  try {
-    fromJson(desc, parsed as never, { ignoreUnknownFields: false });
-    return undefined;
-  } catch (error) {
-    return { message: (error as Error).message };
-  }
+  const decoded = decodeBody(desc, format, encoding, body, maxBytes);
+  if ("code" in decoded) return decoded;
+  return { body: format.enveloped ? envelope(decoded.payload) : decoded.payload };
 }

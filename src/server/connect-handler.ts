@@ -26,7 +26,8 @@ import { respondHeadersOnly, respondTrailersOnly } from "./trailers-only.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 
-const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
+/** The compressions Connect negotiates (and the lean path mirrors). */
+export const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
 
 /**
  * Creates the request handler for `options.routes`, like connect-node's connectNodeAdapter

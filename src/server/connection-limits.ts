@@ -7,8 +7,10 @@ import {
   constants,
   type Http2SecureServer,
   type Http2ServerRequest,
+  type Http2Session,
   type Http2Stream,
   type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -39,6 +41,13 @@ export function listenerOptions(limits: ConnectionLimits): {
 /** The running enforcement; `stop` ends its timer. */
 export interface ConnectionLimiter {
   stop(): void;
+  /**
+   * Bounds a stream answered on the stream API (lean-path.ts), which Node's 'request' event
+   * never sees: its body must arrive within --request-timeout.
+   */
+  guardStream(stream: ServerHttp2Stream): void;
+  /** Checks the buffer bounds before `size` bytes are written on `session` (as guardWrites). */
+  beforeWrite(session: Http2Session | undefined, size: number): void;
 }
 
 type Reason =
@@ -170,17 +179,24 @@ export function applyConnectionLimits(
   server.on("request", (req: IncomingMessage | Http2ServerRequest, res: ServerResponse) => {
     if ("stream" in req) guardWrites(req.stream.session as ServerHttp2Session | undefined, res);
     if (req.complete) return;
-    const timer = setTimeout(() => {
-      count("request_timeout");
+    const clear = requestTimer(() => {
       if ("stream" in req) req.stream.close(constants.NGHTTP2_CANCEL);
       else req.socket.destroy();
-    }, limits.requestTimeoutMs);
-    timer.unref();
-    const clear = () => clearTimeout(timer);
+    });
     req.once("end", clear);
     req.once("close", clear);
     res.once("close", clear);
   });
+
+  // Counts and runs `expire` unless the returned function is called within --request-timeout.
+  function requestTimer(expire: () => void): () => void {
+    const timer = setTimeout(() => {
+      count("request_timeout");
+      expire();
+    }, limits.requestTimeoutMs);
+    timer.unref();
+    return () => clearTimeout(timer);
+  }
 
   // Checked as each response chunk is written, not only by the sweep: one read can carry a
   // hundred requests whose answers would outgrow the bound long before the next sweep.
@@ -190,22 +206,24 @@ export function applyConnectionLimits(
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     (res as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
       const chunk = args[0] as string | Uint8Array;
-      const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
-      approxTotal += size;
-      if (!session.destroyed) {
-        let held = size;
-        for (const stream of sessionStreams.get(session) ?? []) held += bufferedBytes(stream);
-        if (held > limits.maxBufferedBytesPerPeer) {
-          count("buffer_limit");
-          session.destroy();
-        } else if (approxTotal > limits.maxBufferedBytes) {
-          // Over the total: the largest holders go, which need not be this writer.
-          sweep(true);
-        }
-      }
+      beforeWrite(session, typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength);
       // On a destroyed stream this fails the write, which ends the response's pipeline.
       return write(...args);
     };
+  }
+  function beforeWrite(session: Http2Session | undefined, size: number): void {
+    approxTotal += size;
+    if (session === undefined || session.destroyed) return;
+    let held = size;
+    const streams = sessionStreams.get(session as ServerHttp2Session) ?? [];
+    for (const stream of streams) held += bufferedBytes(stream);
+    if (held > limits.maxBufferedBytesPerPeer) {
+      count("buffer_limit");
+      session.destroy();
+    } else if (approxTotal > limits.maxBufferedBytes) {
+      // Over the total: the largest holders go, which need not be this writer.
+      sweep(true);
+    }
   }
 
   // Sums what each session has buffered for its peer; with `enforce`, closes sessions over the
@@ -264,6 +282,13 @@ export function applyConnectionLimits(
     stop() {
       clearInterval(sweeper);
     },
+    guardStream(stream) {
+      if (stream.readableEnded) return;
+      const clear = requestTimer(() => stream.close(constants.NGHTTP2_CANCEL));
+      stream.once("end", clear);
+      stream.once("close", clear);
+    },
+    beforeWrite,
   };
 }
 

@@ -26,6 +26,8 @@ import { createEventsBatchBinding, POST_EVENTS_PATH } from "./events-batch-bindi
 import type { HandleHeartbeat } from "./heartbeat.js";
 import { createHeartbeatBinding, HEARTBEAT_PATH } from "./heartbeat-binding.js";
 import { type BindingRefusals, createHttpBinding, POST_EVENT_PATH } from "./http-binding.js";
+import type { RpcFailure } from "./interceptors.js";
+import { createLeanPath, type LeanMethod } from "./lean-path.js";
 import type { Metrics } from "./metrics.js";
 import {
   authenticatePeer,
@@ -79,6 +81,15 @@ export interface FleetServerOptions {
   readonly roles?: ReadonlyMap<string, Role>;
   /** Aborted once every accepted event was answered: ends the streams still open. */
   readonly shutdownSignal: AbortSignal;
+  /**
+   * Methods served on the lean path (lean-path.ts) in their common form; none (the default,
+   * or `--lean-path off`) sends every request through connect-node.
+   */
+  readonly leanMethods?: readonly LeanMethod[];
+  /** Hears lean-path refusals before the implementation (as the auth interceptor's onReject). */
+  readonly onRpcRejected?: (failure: RpcFailure) => void;
+  /** Hears what a lean-path implementation threw (as the error-mapping interceptor's onThrown). */
+  readonly onThrown?: (error: unknown) => void;
 }
 
 /** The listener and what graceful shutdown needs. */
@@ -196,6 +207,29 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
   const limiter = options.limits
     ? applyConnectionLimits(server, options.limits, metrics.registry)
     : undefined;
+  if (options.leanMethods !== undefined && options.leanMethods.length > 0) {
+    const lean = createLeanPath({
+      methods: options.leanMethods,
+      authenticate: (socket) => authenticatePeer(socket, identity, revocations),
+      roles: options.roles ?? requiredRoles(),
+      readMaxBytes: options.maxMessageBytes,
+      metrics,
+      retryAfterSeconds: options.retryAfterSeconds,
+      isSaturated,
+      ...(options.onRpcRejected ? { onRejected: options.onRpcRejected } : {}),
+      ...(options.onThrown ? { onThrown: options.onThrown } : {}),
+      ...(limiter ? { limiter } : {}),
+    });
+    // Every HTTP/2 stream reaches the server's 'stream' event (after the connection limits
+    // admitted it); Node's compat layer listens there to build request objects. The lean path
+    // answers its requests first and hands every other stream to that listener unchanged.
+    const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+    server.removeAllListeners("stream");
+    server.on("stream", (stream, headers, ...rest: unknown[]) => {
+      if (lean(stream, headers)) return;
+      for (const listener of compat) listener.call(server, stream, headers, ...rest);
+    });
+  }
   const sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<Socket>();
   server.on("session", (session) => {

@@ -47,6 +47,7 @@ import {
   createFailureLogInterceptor,
   createMetricsInterceptor,
 } from "./interceptors.js";
+import { leanMethod } from "./lean-path.js";
 import { listenOn } from "./listen-on.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { type PlainListener, startPlainListener } from "./plain-listener.js";
@@ -309,8 +310,9 @@ async function startOn(
         logger.warn({ code: error.code, reason: error.message, ...context }, "heartbeat rejected"),
     },
   });
+  const agentEvents = createAgentEventsService(postEvent, postEvents, heartbeat);
   const routes = (router: ConnectRouter) => {
-    router.service(AgentEventsService, createAgentEventsService(postEvent, postEvents, heartbeat));
+    router.service(AgentEventsService, agentEvents);
     router.service(
       HostService,
       createHostService({
@@ -338,6 +340,10 @@ async function startOn(
   const roles = requiredRoles(config.reflection);
   // A flood of refused requests (issue 11) must not become a flood of log lines.
   const logRefused = rateLimitedLog<object>((line) => logger.warn(line, "request refused"));
+  const onThrown = (error: unknown) => {
+    store.report(error);
+    logger.error({ err: error }, "request failed unexpectedly");
+  };
   const fleet = createFleetServer({
     roles,
     limits: config.limits,
@@ -350,11 +356,15 @@ async function startOn(
       createAuthInterceptor(logRefused, roles),
       createAuditInterceptor((write) => logger.info({ audit: true, ...write }, "operator write")),
       createFailureLogInterceptor((failure) => logger.warn(failure, "request failed")),
-      createErrorMappingInterceptor(config.retryAfterSeconds, (error) => {
-        store.report(error);
-        logger.error({ err: error }, "request failed unexpectedly");
-      }),
+      createErrorMappingInterceptor(config.retryAfterSeconds, onThrown),
     ],
+    // The lean path does what these interceptors do for the methods it serves.
+    leanMethods:
+      config.leanPath === "on"
+        ? [leanMethod(AgentEventsService.method.postEvent, agentEvents.postEvent)]
+        : [],
+    onRpcRejected: logRefused,
+    onThrown,
     postEvent,
     postEvents,
     heartbeat,
