@@ -53,14 +53,36 @@ if (files.some((f) => /^test\/(storage|e2e|hostile)\//.test(f))) {
   }
 }
 
-const child = spawn(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
-  { cwd: root, stdio: "inherit" },
-);
-// A signal to this process alone still ends the tests (Ctrl-C reaches the whole group); the
-// embedded cluster stops on exit either way (test/test-postgres.ts).
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-const status = await new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+// The suites run with PostEvent on the lean path (the default); the contract suite runs a
+// second time through connect-node, the reference (NIXFLEET_CP_TEST_LEAN_PATH, test/e2e/harness.ts).
+const runs = [{ files, env: process.env }];
+const contract = files.filter((f) => f.startsWith("test/contract/"));
+if (contract.length > 0 && process.env.NIXFLEET_CP_TEST_LEAN_PATH === undefined) {
+  runs.push({ files: contract, env: { ...process.env, NIXFLEET_CP_TEST_LEAN_PATH: "off" } });
+}
+let status = 0;
+for (const run of runs) {
+  if (run !== runs[0])
+    console.error("contract suite again, through connect-node (--lean-path off)");
+  status ||= await runFiles(run.files, run.env);
+}
 await cluster?.stop();
 process.exit(status);
+
+function runFiles(list, env) {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...list],
+    { cwd: root, stdio: "inherit", env },
+  );
+  // A signal to this process alone still ends the tests (Ctrl-C reaches the whole group); the
+  // embedded cluster stops on exit either way (test/test-postgres.ts).
+  const forward = (signal) => child.kill(signal);
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, forward);
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      for (const signal of ["SIGINT", "SIGTERM"]) process.off(signal, forward);
+      resolve(code ?? 1);
+    }),
+  );
+}

@@ -6,6 +6,7 @@
 // (decoded once), service implementation, error mapping, metrics and answers, byte for byte.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
+import { Counter } from "prom-client";
 import {
   create,
   type DescMessage,
@@ -93,6 +94,13 @@ export function createLeanPath(options: LeanPathOptions): LeanPath {
     ]),
   );
   const limit = readMaxBytes + 5;
+  // Which share of the traffic the lean path takes (and a test's proof it took a request).
+  const served = new Counter({
+    name: "nixfleet_cp_lean_path_requests_total",
+    help: "RPCs answered on the lean path (--lean-path); the rest of nixfleet_cp_requests_total went through connect-node.",
+    labelNames: ["rpc"] as const,
+    registers: [metrics.registry],
+  });
 
   return (stream, headers) => {
     if (headers[":method"] !== "POST") return false;
@@ -107,6 +115,7 @@ export function createLeanPath(options: LeanPathOptions): LeanPath {
     }
     if (options.isSaturated()) return false;
 
+    served.inc({ rpc: entry.rpc });
     limiter?.guardStream(stream);
     stream.on("error", () => {});
     const { method, impl, rpc } = entry;

@@ -287,9 +287,18 @@ export async function spawnServer(config: {
   return { child, port, url: `https://localhost:${port}`, output: () => out + err, exited };
 }
 
+/**
+ * The variable choosing the path PostEvent takes in every test server: unset or "on", the
+ * lean path (the default); "off", connect-node's (scripts/run-tests.mjs runs the contract
+ * suite both ways).
+ */
+export const LEAN_PATH_VARIABLE = "NIXFLEET_CP_TEST_LEAN_PATH";
+
 /** The serve flags of a spawned test server. */
 export function spawnFlags(pki: TestPki, extra: readonly string[] = []): string[] {
+  const lean = process.env[LEAN_PATH_VARIABLE];
   return [
+    ...(lean === undefined || lean === "" ? [] : ["--lean-path", lean]),
     "--listen",
     "127.0.0.1:0",
     "--state-dir",
