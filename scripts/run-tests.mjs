@@ -64,7 +64,8 @@ let status = 0;
 for (const run of runs) {
   if (run !== runs[0])
     console.error("contract suite again, through connect-node (--lean-path off)");
-  status ||= await runFiles(run.files, run.env);
+  const code = await runFiles(run.files, run.env);
+  status ||= code;
 }
 await cluster?.stop();
 process.exit(status);

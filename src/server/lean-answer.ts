@@ -69,8 +69,20 @@ export async function answerMessage(
   if (compression !== null) headers["grpc-encoding"] = compression.name;
   const frame = envelope(body, big ? 0x01 : 0);
   if (p.name === "grpc") return respond(stream, headers, frame, { "grpc-status": "0" });
-  const trailer = envelope(trailerSerialize(new Headers({ "grpc-status": "0" })), trailerFlag);
+  const trailer = await trailerEnvelope(new Headers({ "grpc-status": "0" }), compression);
   respond(stream, headers, Buffer.concat([frame, trailer]));
+}
+
+/** The gRPC-Web trailer envelope, compressed past the same size as messages. */
+async function trailerEnvelope(
+  fields: Headers,
+  compression: Compression | null,
+): Promise<Uint8Array> {
+  const data = trailerSerialize(fields);
+  if (compression === null || data.byteLength < COMPRESS_MIN_BYTES) {
+    return envelope(data, trailerFlag);
+  }
+  return envelope(await compression.compress(data), trailerFlag | 0x01);
 }
 
 /** Answers `error` in the request's protocol. */
@@ -98,7 +110,7 @@ export async function answerError(
   if (compression !== null) headers["grpc-encoding"] = compression.name;
   const status = grpcStatusFields(error);
   if (p.name === "grpc") return respond(stream, headers, undefined, Object.fromEntries(status));
-  respond(stream, headers, envelope(trailerSerialize(status), trailerFlag));
+  respond(stream, headers, await trailerEnvelope(status, compression));
 }
 
 /** Writes headers, body and (gRPC) trailers, unless the peer is gone or an answer began. */
