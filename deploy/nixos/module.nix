@@ -36,6 +36,7 @@ let
       "--max-streams-per-connection" (toString cfg.maxStreamsPerConnection)
       "--max-streams" (toString cfg.maxStreams)
       "--reflection" cfg.reflection
+      "--lean-path" cfg.leanPath
       "--store-probe-interval" (toString cfg.storeProbeInterval)
     ]
     ++ optionalFlag "--db" cfg.db
@@ -231,6 +232,12 @@ in
       type = types.enum [ "operators" "all" "off" ];
       default = "operators";
       description = "Who may use gRPC reflection.";
+    };
+
+    leanPath = mkOption {
+      type = types.enum [ "on" "off" ];
+      default = "on";
+      description = "on: serve PostEvent's common form (unary POST over HTTP/2, identity, no deadline) on the HTTP/2 stream API; off: every request through connect-node.";
     };
 
     storeProbeInterval = mkOption {

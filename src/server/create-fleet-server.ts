@@ -18,9 +18,11 @@ import { createConnectHandler } from "./connect-handler.js";
 import { applyConnectionLimits, listenerOptions } from "./connection-limits.js";
 import {
   createEarlyShed,
+  createStreamShed,
   HEARTBEAT_RPC_PATH,
   POST_EVENT_RPC_PATH,
   POST_EVENTS_RPC_PATH,
+  type ShedProtocol,
 } from "./early-shed.js";
 import { createEventsBatchBinding, POST_EVENTS_PATH } from "./events-batch-binding.js";
 import type { HandleHeartbeat } from "./heartbeat.js";
@@ -166,6 +168,15 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
   const statusPage = createStatusPage({ authenticate });
   const shed = createEarlyShed(options.retryAfterSeconds);
   const isSaturated = options.isSaturated;
+  const countShed = (
+    shedding: { rpc: string; binding: boolean; kind: string },
+    protocol: ShedProtocol,
+  ) => {
+    if (shedding.binding) metrics.httpRequests.inc({ route: shedding.rpc, status: "503" });
+    else metrics.requests.inc({ rpc: shedding.rpc, protocol, code: "resource_exhausted" });
+    if (shedding.kind === "event") metrics.events.inc({ kind: "unknown", outcome: "shed" });
+    else if (shedding.kind === "heartbeat") metrics.heartbeats.inc({ outcome: "shed" });
+  };
 
   const server = createSecureServer(
     {
@@ -187,11 +198,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       const path = url.includes("?") ? url.slice(0, url.indexOf("?")) : url;
       const shedding = req.method === "POST" ? shedPaths.get(path) : undefined;
       if (shedding !== undefined && isSaturated()) {
-        const protocol = shed(req, res as Response, shedding.binding);
-        if (shedding.binding) metrics.httpRequests.inc({ route: shedding.rpc, status: "503" });
-        else metrics.requests.inc({ rpc: shedding.rpc, protocol, code: "resource_exhausted" });
-        if (shedding.kind === "event") metrics.events.inc({ kind: "unknown", outcome: "shed" });
-        else if (shedding.kind === "heartbeat") metrics.heartbeats.inc({ outcome: "shed" });
+        countShed(shedding, shed(req, res as Response, shedding.binding));
         return;
       }
       if (path === POST_EVENT_PATH) return binding(req, res as Response);
@@ -208,6 +215,7 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
     ? applyConnectionLimits(server, options.limits, metrics.registry)
     : undefined;
   if (options.leanMethods !== undefined && options.leanMethods.length > 0) {
+    const streamShed = createStreamShed(options.retryAfterSeconds);
     const lean = createLeanPath({
       methods: options.leanMethods,
       authenticate: (socket) => authenticatePeer(socket, identity, revocations),
@@ -216,6 +224,11 @@ export function createFleetServer(options: FleetServerOptions): FleetServer {
       metrics,
       retryAfterSeconds: options.retryAfterSeconds,
       isSaturated,
+      shed: (stream, contentType, rpc) => {
+        const shedding = shedPaths.get(`/${rpc}`);
+        const protocol = streamShed(stream, contentType);
+        if (shedding !== undefined) countShed(shedding, protocol);
+      },
       ...(options.onRpcRejected ? { onRejected: options.onRpcRejected } : {}),
       ...(options.onThrown ? { onThrown: options.onThrown } : {}),
       ...(limiter ? { limiter } : {}),

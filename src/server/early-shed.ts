@@ -2,7 +2,7 @@
 // protocol are answered "slow down" before TLS identity, body parsing or connect-node run, so
 // a shed request costs a fraction of an applied one and overload leaves room for goodput.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest } from "node:http2";
+import type { Http2ServerRequest, ServerHttp2Stream } from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { AgentEventsService } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
@@ -22,6 +22,18 @@ export const HEARTBEAT_RPC_PATH = `/${AgentEventsService.typeName}/${AgentEvents
 /** Which surface a shed request came in on, for metrics. */
 export type ShedProtocol = "connect" | "grpc" | "grpc-web" | "http-json";
 
+/** The resource_exhausted answer of each protocol, computed once. */
+function shedAnswers(retryAfterSeconds: number) {
+  const error = queueFull(retryAfterSeconds);
+  const connectError = toConnectError(error);
+  return {
+    connectBody: Buffer.from(errorToJsonBytes(connectError, {})),
+    connectStatus: codeToHttpStatus(Code.ResourceExhausted),
+    grpcStatus: grpcStatusFields(connectError),
+    http: toHttpError(error),
+  };
+}
+
 /**
  * Precomputes the resource_exhausted answer of each protocol (with the retry-after hint and
  * a google.rpc.RetryInfo detail, as the full path sends) and returns the responder.
@@ -33,12 +45,7 @@ export function createEarlyShed(
   res: ServerResponse,
   binding: boolean,
 ) => ShedProtocol {
-  const error = queueFull(retryAfterSeconds);
-  const connectError = toConnectError(error);
-  const connectBody = Buffer.from(errorToJsonBytes(connectError, {}));
-  const connectStatus = codeToHttpStatus(Code.ResourceExhausted);
-  const grpcStatus = grpcStatusFields(connectError);
-  const http = toHttpError(error);
+  const { connectBody, connectStatus, grpcStatus, http } = shedAnswers(retryAfterSeconds);
 
   return (req, res, binding) => {
     // Nothing of the body is needed; let it flow away instead of buffering it.
@@ -59,6 +66,35 @@ export function createEarlyShed(
       "retry-after": String(retryAfterSeconds),
     });
     res.end(connectBody);
+    return "connect";
+  };
+}
+
+/**
+ * The same answers for a Connect or gRPC request met on the HTTP/2 stream API (the lean path,
+ * lean-path.ts), before Node builds request objects for it.
+ */
+export function createStreamShed(
+  retryAfterSeconds: number,
+): (stream: ServerHttp2Stream, contentType: string) => ShedProtocol {
+  const { connectBody, connectStatus, grpcStatus } = shedAnswers(retryAfterSeconds);
+  const grpcFields = Object.fromEntries(grpcStatus.entries());
+  return (stream, contentType) => {
+    stream.resume();
+    if (stream.destroyed || stream.headersSent) return "connect";
+    if (contentType.startsWith("application/grpc")) {
+      stream.respond(
+        { ":status": 200, ...grpcFields, "content-type": contentType },
+        { endStream: true },
+      );
+      return contentType.startsWith("application/grpc-web") ? "grpc-web" : "grpc";
+    }
+    stream.respond({
+      ":status": connectStatus,
+      "content-type": "application/json",
+      "retry-after": String(retryAfterSeconds),
+    });
+    stream.end(connectBody);
     return "connect";
   };
 }

@@ -6,7 +6,6 @@
 // (decoded once), service implementation, error mapping, metrics and answers, byte for byte.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
-import { Counter } from "prom-client";
 import {
   create,
   type DescMessage,
@@ -19,6 +18,7 @@ import {
   toJsonString,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Counter } from "prom-client";
 import { authorize, type Role } from "./authorize.js";
 import type { ConnectionLimiter } from "./connection-limits.js";
 import type { RpcFailure } from "./interceptors.js";
@@ -70,8 +70,10 @@ export interface LeanPathOptions {
   readonly readMaxBytes: number;
   readonly metrics: Metrics;
   readonly retryAfterSeconds: number;
-  /** True while the door sheds: the request then goes to the shedding compat path. */
+  /** True while the door sheds (early-shed.ts): the request is then answered by `shed`. */
   readonly isSaturated: () => boolean;
+  /** Answers a request shed at the door, counting it as the compat path's shed does. */
+  readonly shed: (stream: ServerHttp2Stream, contentType: string, rpc: string) => void;
   /** Hears refusals before the implementation runs (as the auth interceptor's onReject). */
   readonly onRejected?: (failure: RpcFailure) => void;
   /** Hears what an implementation threw that is not a ConnectError (as the error mapping). */
@@ -113,9 +115,11 @@ export function createLeanPath(options: LeanPathOptions): LeanPath {
     if (headers["grpc-timeout"] !== undefined || headers["connect-timeout-ms"] !== undefined) {
       return false;
     }
-    if (options.isSaturated()) return false;
-
     served.inc({ rpc: entry.rpc });
+    if (options.isSaturated()) {
+      options.shed(stream, headers["content-type"] as string, entry.rpc);
+      return true;
+    }
     limiter?.guardStream(stream);
     stream.on("error", () => {});
     const { method, impl, rpc } = entry;

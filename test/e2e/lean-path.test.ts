@@ -18,6 +18,7 @@ import {
   type RawRequest,
   rawClient,
 } from "../hostile/raw-client.js";
+import { fillChannel } from "../interop/wire.js";
 import {
   cleanup,
   type Identity,
@@ -329,6 +330,45 @@ describe("lean path and connect-node while draining", () => {
       }
       assert.deepEqual(answers[0], answers[1]);
       assert.match(answers[0]?.[0] ?? "", /"retry-after":"1"/);
+    } finally {
+      await Promise.all(sides.map(stopSide));
+    }
+  });
+});
+
+describe("lean path and connect-node while shedding at the door", () => {
+  test("resource_exhausted with retry-after and RetryInfo, alike on every protocol", async () => {
+    const slow = [
+      "--debug-reducer-delay-ms",
+      "1500",
+      "--channel-capacity",
+      "2",
+      "--batch-size",
+      "1",
+    ];
+    const sides = await Promise.all([startSide("on", slow), startSide("off", slow)]);
+    try {
+      const answers: string[][] = [];
+      for (const side of sides) {
+        await openTestRollout(side.server, "shed@04", ["h1", "h2", "h3", "h4"]);
+        // The reducer holds one event for its delay; the other two fill the channel.
+        await fillChannel(side.server, side.pki, "shed@04", ["h2", "h3", "h4"], 2);
+        const got: string[] = [];
+        for (const v of VARIANTS) {
+          const r = encode(v, dispatchAck("h1", "shed@04", 1));
+          const answer = await send(side, (p) => p.agent("h1"), "h1", r);
+          assert.equal(codeOf(answer), "resource_exhausted", v.type);
+          got.push(wire(answer));
+        }
+        answers.push(got);
+      }
+      assert.deepEqual(answers[0], answers[1]);
+      assert.match(answers[0]?.[0] ?? "", /"retry-after":"1"/);
+      assert.match(answers[0]?.[2] ?? "", /grpc-status-details-bin/);
+      for (const name of ["nixfleet_cp_requests_total", "nixfleet_cp_events_total"]) {
+        const [lean, reference] = sides as [Side, Side];
+        assert.equal(await metric(lean, name), await metric(reference, name), name);
+      }
     } finally {
       await Promise.all(sides.map(stopSide));
     }
