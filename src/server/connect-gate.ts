@@ -16,6 +16,7 @@ import { authorize, type Role } from "./authorize.js";
 import { gateErrorKey, peerKey } from "./request-context.js";
 import { type ServiceError, serviceError } from "./service-error.js";
 import { decodeBody } from "./wire/decode-body.js";
+import { readBody } from "./wire/read-body.js";
 import { type BodyFormat, bodyFormat, envelope } from "./wire/request-body.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -84,39 +85,17 @@ export function createRequestGate(options: RequestGateOptions): RequestGate {
     ) {
       return proceed();
     }
-    const limit = readMaxBytes + 5;
-    const declared = Number(req.headers["content-length"] ?? 0);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const tooLarge = () =>
-      serviceError("payload_too_large", `request message exceeds ${readMaxBytes} bytes`);
-    if (declared > limit) {
-      done = true;
-      req.resume();
-      return proceed(replacement(context, format, { error: tooLarge() }));
-    }
-    req.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        req.resume();
-        proceed(replacement(context, format, { error: tooLarge() }));
-        return;
+    readBody(req, req.headers["content-length"], readMaxBytes + 5, (body) => {
+      if (body === "too-large") {
+        const error = serviceError(
+          "payload_too_large",
+          `request message exceeds ${readMaxBytes} bytes`,
+        );
+        return proceed(replacement(context, format, { error }));
       }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      if (done) return;
-      done = true;
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       const encoding = headerValue(req, format.encodingHeader);
       const checked = checkBody(handler.method.input, format, encoding, body, readMaxBytes);
       proceed(replacement(context, format, "code" in checked ? { error: checked } : checked));
-    });
-    req.on("error", () => {
-      done = true;
     });
   };
 }

@@ -34,6 +34,7 @@ import {
   toConnectError,
 } from "./service-error.js";
 import { decodeBody } from "./wire/decode-body.js";
+import { readBody } from "./wire/read-body.js";
 
 /** A unary method served lean, with the implementation registered on Connect's router. */
 export interface LeanMethod {
@@ -145,29 +146,12 @@ export function createLeanPath(options: LeanPathOptions): LeanPath {
       refuse(refused);
       return true;
     }
-    const tooLarge = () =>
-      serviceError("payload_too_large", `request message exceeds ${readMaxBytes} bytes`);
-    if (Number(headers["content-length"] ?? 0) > limit) {
-      refuse(tooLarge());
-      return true;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    stream.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        refuse(tooLarge());
-        return;
+    readBody(stream, headers["content-length"], limit, (body) => {
+      if (body === "too-large") {
+        return refuse(
+          serviceError("payload_too_large", `request message exceeds ${readMaxBytes} bytes`),
+        );
       }
-      chunks.push(chunk);
-    });
-    stream.on("end", () => {
-      if (done) return;
-      done = true;
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       const decoded = decodeBody(method.input, p.format, undefined, body, readMaxBytes);
       if ("code" in decoded) return refuse(decoded);
       const values = createContextValues().set(peerKey, peer);
