@@ -155,7 +155,7 @@ export function createLeanPath(options: LeanPathOptions): LeanPath {
       const decoded = decodeBody(method.input, p.format, undefined, body, readMaxBytes);
       if ("code" in decoded) return refuse(decoded);
       const values = createContextValues().set(peerKey, peer);
-      impl(decoded.message, leanContext(entry.method, p.name, headers, values))
+      impl(decoded.message, leanContext(entry.method, p.name, stream, headers, values))
         .then(
           (response) => {
             metrics.requests.inc({ rpc, protocol: p.name, code: "ok" });
@@ -184,11 +184,13 @@ export function createLeanPath(options: LeanPathOptions): LeanPath {
 
 /**
  * The HandlerContext an implementation sees; only `values` is eager, the rest (an
- * AbortSignal, Headers objects: most of connect-node's per-call cost) is built if read.
+ * AbortSignal, Headers objects: most of connect-node's per-call cost) is built if read. The
+ * signal aborts when the stream closes, answered or not, as Connect's does when a call ends.
  */
 function leanContext(
   method: DescMethodUnary,
   protocolName: string,
+  stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   values: HandlerContext["values"],
 ): HandlerContext {
@@ -205,7 +207,12 @@ function leanContext(
     values,
     timeoutMs: () => undefined,
     get signal() {
-      signal ??= new AbortController().signal;
+      if (signal === undefined) {
+        const controller = new AbortController();
+        if (stream.closed) controller.abort();
+        else stream.once("close", () => controller.abort());
+        signal = controller.signal;
+      }
       return signal;
     },
     get requestHeader() {
