@@ -237,7 +237,7 @@ in
     leanPath = mkOption {
       type = types.enum [ "on" "off" ];
       default = "on";
-      description = "on: serve PostEvent's common form (unary POST over HTTP/2, identity, no deadline) on the HTTP/2 stream API; off: every request through connect-node.";
+      description = "on: serve PostEvent's and PostEvents' common form (unary POST over HTTP/2, identity, no deadline) on the HTTP/2 stream API; off: every request through connect-node.";
     };
 
     storeProbeInterval = mkOption {

@@ -69,7 +69,7 @@ export interface ServiceConfig {
   readonly limits: ConnectionLimits;
   /** Who may call gRPC reflection: operators only (default), any fleet certificate, or none. */
   readonly reflection: "operators" | "all" | "off";
-  /** Serve PostEvent's common form on the HTTP/2 stream API (src/server/lean-path.ts). */
+  /** Serve PostEvent's and PostEvents' common form on the HTTP/2 stream API (src/server/lean-path.ts). */
   readonly leanPath: "on" | "off";
   /** Milliseconds between store probes while the store is unreachable. */
   readonly storeProbeIntervalMs: number;
@@ -187,7 +187,7 @@ export const SERVE_FLAGS = {
   },
   "lean-path": {
     type: "string",
-    help: "on: serve PostEvent's common form (unary POST over HTTP/2, identity) on the HTTP/2 stream API; off: every request through connect-node (default on)",
+    help: "on: serve PostEvent's and PostEvents' common form (unary POST over HTTP/2, identity) on the HTTP/2 stream API; off: every request through connect-node (default on)",
   },
   "store-probe-interval": {
     type: "string",

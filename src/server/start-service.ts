@@ -361,7 +361,10 @@ async function startOn(
     // The lean path does what these interceptors do for the methods it serves.
     leanMethods:
       config.leanPath === "on"
-        ? [leanMethod(AgentEventsService.method.postEvent, agentEvents.postEvent)]
+        ? [
+            leanMethod(AgentEventsService.method.postEvent, agentEvents.postEvent),
+            leanMethod(AgentEventsService.method.postEvents, agentEvents.postEvents),
+          ]
         : [],
     onRpcRejected: logRefused,
     onThrown,

@@ -8,6 +8,7 @@ import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import {
   type PostEventRequest,
   PostEventRequestSchema,
+  PostEventsRequestSchema,
 } from "../../gen/nixfleet/agent/v1/agent_events_service_pb.js";
 import { HOST, hostileCorpus, MAX_BYTES, ROLLOUT } from "../hostile/corpus.js";
 import {
@@ -62,6 +63,27 @@ function encode(v: Variant, message: PostEventRequest): RawRequest {
       : toBinary(PostEventRequestSchema, message);
   return {
     path: PATH,
+    headers: { "content-type": v.type, ...v.headers },
+    body: v.type.startsWith("application/grpc") ? frame(body) : body,
+  };
+}
+
+/** A PostEvents call of `events` (one host's), in `v`'s encoding. */
+function encodeBatch(
+  v: Variant,
+  hostname: string,
+  events: readonly PostEventRequest[],
+): RawRequest {
+  const message = create(PostEventsRequestSchema, {
+    hostname,
+    events: events.map((e) => ({ rolloutId: e.rolloutId, ...(e.event ? { event: e.event } : {}) })),
+  });
+  const body =
+    v.type === "application/json"
+      ? Buffer.from(toJsonString(PostEventsRequestSchema, message))
+      : toBinary(PostEventsRequestSchema, message);
+  return {
+    path: "/nixfleet.agent.v1.AgentEventsService/PostEvents",
     headers: { "content-type": v.type, ...v.headers },
     body: v.type.startsWith("application/grpc") ? frame(body) : body,
   };
@@ -123,7 +145,7 @@ async function metric(side: Side, name: string): Promise<string> {
   const { values } = await m.get();
   return JSON.stringify(
     values
-      .filter((v) => v.labels.rpc === undefined || v.labels.rpc === RPC)
+      .filter((v) => v.labels.rpc === undefined || String(v.labels.rpc).startsWith(RPC))
       .map((v) => [v.labels, v.value])
       .sort(),
   );
@@ -220,6 +242,25 @@ describe("lean path and connect-node answer alike", () => {
           }),
         });
         assert.match(answer.body.toString(), /event\.dispatchAck\.receivedAt/);
+      }
+    });
+  }
+
+  for (const [i, v] of VARIANTS.entries()) {
+    const rollout = `lean@0${i}`;
+    test(`${v.type}: PostEvents verdicts in order and whole-call refusals`, async () => {
+      const h2 = agent("h2");
+      const batch = [1, 1, 2].map((seq) => dispatchAck("h2", rollout, seq));
+      const cases: [string, (pki: TestPki) => Identity, RawRequest, string][] = [
+        ["applied, duplicate, refused", h2, encodeBatch(v, "h2", batch), "ok"],
+        ["the same again", h2, encodeBatch(v, "h2", batch), "ok"],
+        ["another host", agent("web-01"), encodeBatch(v, "h2", batch), "permission_denied"],
+        ["no events", h2, encodeBatch(v, "h2", []), "invalid_argument"],
+      ];
+      for (const [label, who, r, code] of cases) {
+        const key = who === h2 ? "batch" : "agent";
+        const answer = await both(`${v.type} PostEvents ${label}`, who, r, key);
+        assert.equal(codeOf(answer), code, `${v.type} PostEvents ${label}`);
       }
     });
   }
