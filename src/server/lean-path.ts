@@ -1,6 +1,6 @@
-// The lean path (issue 15): the hot agent RPCs (PostEvent, PostEvents) in their common form, unary POST
-// over HTTP/2 in Connect binary/JSON, gRPC or gRPC-Web without compression or deadline, served
-// on the HTTP/2 stream API. connect-node's generic path costs ~5x bare node:http2 per call
+// The lean path (issue 15): the hot agent RPCs (PostEvent, PostEvents) in their common form,
+// unary POST over HTTP/2 in Connect binary/JSON, gRPC or gRPC-Web without compression or
+// deadline, served on the HTTP/2 stream API. connect-node's generic path costs ~5x bare node:http2 per call
 // (AbortSignals, header and universal request/response adaptation, async iterables: see
 // ARCHITECTURE.md); everything else is handed to it unchanged. Same identity, gate checks
 // (decoded once), service implementation, error mapping, metrics and answers, byte for byte.
