@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly lowConcurrency: { readonly hosts: number; readonly lanes: number } | undefined;
   /** Events per PostEvents call in the peak mode's batch row; 0: not measured. */
   readonly batchEvents: number;
+  /** PostEvents calls in flight (one host each) in the batch row. */
+  readonly batchStreams: number;
   /** Where nixfleet-cp keeps its state: a temp SQLite file, or a fresh PostgreSQL database. */
   readonly db: "sqlite" | "postgres";
   readonly warmupMs: number;
@@ -78,6 +80,8 @@ export const USAGE = `npm run bench -- [flags]
                           streams over 8 sessions); "none" to skip it
   --batch-events N        events per PostEvents call in the peak mode's batch row (default 32;
                           0 to skip; skipped with a note when the server lacks the RPC)
+  --batch-streams N       PostEvents calls in flight, one per host (default 32: 32 × 32 events
+                          fill the service's default channel of 1,024; more is shed by design)
   --db sqlite|postgres    nixfleet-cp's store (default sqlite). postgres: a fresh database per
                           server on NIXFLEET_CP_BENCH_PG (a superuser URL) or, unset, on an
                           embedded PostgreSQL 17 from node_modules; adds the raw pg baseline
@@ -152,6 +156,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
       lanes: { type: "string" },
       "low-concurrency": { type: "string" },
       "batch-events": { type: "string" },
+      "batch-streams": { type: "string" },
       db: { type: "string" },
       warmup: { type: "string" },
       duration: { type: "string" },
@@ -197,6 +202,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | "help
     lanes: int(values.lanes, "lanes", 2),
     lowConcurrency: lowConcurrency(values["low-concurrency"]),
     batchEvents: int(values["batch-events"], "batch-events", 32, 0),
+    batchStreams: int(values["batch-streams"], "batch-streams", 32),
     db,
     warmupMs: int(values.warmup, "warmup", 1000, 0),
     durationMs: int(values.duration, "duration", 3000, 500),

@@ -152,15 +152,18 @@ export async function runPeakMode(
           keep(`${c.name}/${protocol}/nixfleet-cp`, "nixfleet-cp", single);
           if (protocol === "connect-binary" && c.name === "main" && !postEventsSkipped) {
             // A batch call should multiply the rate; room for 12× the single-event rate.
+            // Calls in flight are bounded so their events fit the channel: beyond that the
+            // service refuses whole calls by design, and the row would measure shedding.
             const events = Math.max(single.okPerSec * 12, 2000) * seconds;
+            const callers = narrowTarget(targets["nixfleet-cp"], options.batchStreams);
             let batch: Workload;
             try {
-              batch = await rollouts.batchWorkload(cp, events, c.lanes, options.batchEvents);
+              batch = await rollouts.batchWorkload(callers, events, 1, options.batchEvents);
             } catch (error) {
               postEventsSkipped = `not measured: ${(error as Error).message}`;
               continue;
             }
-            const m = await measure(servers["nixfleet-cp"], cp.pool, batch, closed);
+            const m = await measure(servers["nixfleet-cp"], callers.pool, batch, closed);
             keep(`${c.name}/post-events/nixfleet-cp`, `PostEvents × ${options.batchEvents}`, m);
           }
         }

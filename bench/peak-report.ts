@@ -101,7 +101,7 @@ export function renderPeakReport(r: PeakResults): { body: string; targets: Targe
   const batched = "main/post-events/nixfleet-cp";
   const batchFactor = m(batched, (x) => x.okEventsPerSec) / m(single, okps);
   lines.push(
-    `### PostEvents: ${options.batchEvents} events per call against single-event PostEvent (Connect binary, nixfleet-cp, ${streams(r.concurrencies[0] as Concurrency)}${rounds})`,
+    `### PostEvents: ${options.batchEvents} events per call against single-event PostEvent (Connect binary, nixfleet-cp; single events on ${streams(r.concurrencies[0] as Concurrency)}, PostEvents on ${options.batchStreams} hosts × 1 call = ${options.batchStreams * options.batchEvents} events in flight${rounds})`,
     "",
   );
   if (results.has(batched)) {

@@ -55,6 +55,9 @@ export interface Reducer {
   readonly done: Promise<void>;
 }
 
+/** Requests answered per turn of the event loop after a commit. */
+const SETTLE_SLICE = 16;
+
 /** Starts the reducer loop over a channel. Close the channel to drain and stop it. */
 export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
   const { channel, apply, batchSize, onBatch, onCommitted, onError, delayMs = 0 } = options;
@@ -114,7 +117,19 @@ export function startReducer<I, O>(options: ReducerOptions<I, O>): Reducer {
     try {
       onCommitted?.(items, outcomes);
     } finally {
-      for (let i = 0; i < batch.length; i++) {
+      await settleInSlices(batch, outcomes);
+    }
+  }
+
+  // Settling wakes each request's handler, which encodes and writes its answer in the same
+  // turn: a 256-event batch settled at once held the event loop for tens of milliseconds,
+  // stalling every socket's parsing. Slices with a turn of the loop between them keep each
+  // stall short; the answers still all follow the commit.
+  async function settleInSlices(batch: PendingItem<I, O>[], outcomes: readonly O[]) {
+    for (let start = 0; start < batch.length; start += SETTLE_SLICE) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const end = Math.min(batch.length, start + SETTLE_SLICE);
+      for (let i = start; i < end; i++) {
         (batch[i] as PendingItem<I, O>).settle({ ok: true, outcome: outcomes[i] as O });
       }
     }
