@@ -19,7 +19,9 @@ export async function scrapeBatchSizes(port: number): Promise<Histogram> {
 /** The Prometheus text of 127.0.0.1:`port`/metrics. */
 export function scrapeMetrics(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
+    // A fresh connection per scrape: node's default agent keeps sockets alive, and reusing one
+    // the server is closing after its keep-alive timeout fails the run with "socket hang up".
+    get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => {
