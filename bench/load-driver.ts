@@ -213,6 +213,12 @@ export function runPhase(
             : classify(protocol, { status, grpcStatus, firstChunk });
       }
       if (status === 0) verdict = "error";
+      // REFUSED_STREAM before any answer: the server's stream bound (RFC 9113 §8.7: not
+      // processed, safe to retry), backpressure like a shed answer; agents retry it too.
+      if (status === 0 && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) {
+        verdict = "shed";
+        perEvent = undefined;
+      }
       if (verdict === "ok") plan.onOk?.(request);
       if (inWindow) {
         counts[verdict]++;
