@@ -37,9 +37,9 @@ import {
 } from "./refused-events.js";
 import { toNumber } from "./to-number.js";
 
-/** The PostgreSQL writer over `database.pool`. */
+/** The PostgreSQL writer over `database.writerPool`. */
 export function createPostgresWriter(database: PostgresDatabase, limits?: StepLimits): WorkWriter {
-  const { pool } = database;
+  const pool = database.writerPool;
   return async (items: readonly WorkItem[], now: Instant): Promise<WorkOutcome[]> => {
     if (items.length === 0) return [];
     const client = await pool.connect();

@@ -25,6 +25,8 @@ export interface PostgresDatabase {
   readonly kind: "postgres";
   readonly db: Kysely<Schema>;
   readonly pool: pg.Pool;
+  /** One connection, for the reducer's batches only (so they never queue behind reads). */
+  readonly writerPool: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -120,7 +122,8 @@ const TYPES: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
 };
 
-async function openPostgres(url: string): Promise<PostgresDatabase> {
+/** A pool on `url` that survives its connections' errors (see the listeners). */
+function createPool(url: string, max: number): pg.Pool {
   // A bounded connect wait: with the server unreachable (not refusing), a checkout would
   // otherwise wait forever and every request with it.
   const pool = new pg.Pool({
@@ -128,6 +131,7 @@ async function openPostgres(url: string): Promise<PostgresDatabase> {
     types: TYPES,
     connectionTimeoutMillis: 5000,
     keepAlive: true,
+    max,
   });
   // An idle client's error (server restart, network) is emitted on the pool and would crash
   // the process if unheard; the next checkout fails and reports it instead.
@@ -136,11 +140,20 @@ async function openPostgres(url: string): Promise<PostgresDatabase> {
   // 'error' with no listener of the pool's: that crashed the process during an outage. Its
   // next query fails instead, and the pool drops it on release.
   pool.on("connect", (client) => client.on("error", () => {}));
+  return pool;
+}
+
+async function openPostgres(url: string): Promise<PostgresDatabase> {
+  const pool = createPool(url, 10);
+  // The reducer's batches get a connection of their own: queued behind the pool's reads (a
+  // duplicate check per request, hundreds at peak) each batch waited tens of milliseconds
+  // for a checkout, and with it every request of the batch.
+  const writerPool = createPool(url, 1);
   try {
     const client = await pool.connect();
     client.release();
   } catch (error) {
-    await pool.end();
+    await Promise.all([pool.end(), writerPool.end()]);
     throw error;
   }
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
@@ -149,11 +162,13 @@ async function openPostgres(url: string): Promise<PostgresDatabase> {
     kind: "postgres",
     db,
     pool,
+    writerPool,
     async close() {
       if (closed) return;
       closed = true;
       await db.destroy();
       if (!pool.ended) await pool.end();
+      if (!writerPool.ended) await writerPool.end();
     },
   };
 }
