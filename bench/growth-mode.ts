@@ -54,15 +54,19 @@ export async function runGrowthMode(
     try {
       const fillStarted = performance.now();
       const filler = Math.max(0, records - driven);
-      const fillIds: string[] = [];
-      for (let i = 0; i < Math.ceil(filler / FILLER_PER_ROLLOUT); i++) fillIds.push(nextId());
-      for (let i = 0; i < fillIds.length; i++) {
-        const n = Math.min(FILLER_PER_ROLLOUT, filler - i * FILLER_PER_ROLLOUT);
+      // One call (one operator connection) per rollout size: a connection per rollout left
+      // a hundred open, and the service's per-peer bound (64) reset the rest.
+      const full = Math.floor(filler / FILLER_PER_ROLLOUT);
+      for (const [count, n] of [
+        [full, FILLER_PER_ROLLOUT],
+        [filler > full * FILLER_PER_ROLLOUT ? 1 : 0, filler - full * FILLER_PER_ROLLOUT],
+      ] as const) {
+        if (count === 0) continue;
         await openRollouts({
           port: server.port,
           ca: pki.ca,
           operator: pki.operator,
-          rolloutIds: [fillIds[i] as string],
+          rolloutIds: Array.from({ length: count }, nextId),
           hosts: Array.from({ length: n }, (_, k) => `idle-${String(k).padStart(5, "0")}`),
         });
       }

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { HealthFailurePolicy } from "../gen/nixfleet/agent/v1/events_pb.js";
 import {
   OpenRolloutRequestSchema,
@@ -27,11 +27,19 @@ export async function openRollouts(options: {
   rolloutIds: readonly string[];
   hosts: readonly string[];
 }): Promise<void> {
+  const baseUrl = `https://localhost:${options.port}`;
+  // Closed at the end: an operator connection left open per call adds up to the service's
+  // per-peer bound over a long run, and then it resets the next one.
+  const sessionManager = new Http2SessionManager(baseUrl, undefined, {
+    ca: options.ca,
+    cert: options.operator.cert,
+    key: options.operator.key,
+  });
   const transport = createConnectTransport({
-    baseUrl: `https://localhost:${options.port}`,
+    baseUrl,
     httpVersion: "2",
     useBinaryFormat: true,
-    nodeOptions: { ca: options.ca, cert: options.operator.cert, key: options.operator.key },
+    sessionManager,
   });
   const client = createClient(RolloutService, transport);
   const queue = [...options.rolloutIds];
@@ -51,5 +59,9 @@ export async function openRollouts(options: {
       if (!response.created) throw new Error(`rollout ${id} already existed`);
     }
   };
-  await Promise.all([worker(), worker(), worker()]);
+  try {
+    await Promise.all([worker(), worker(), worker()]);
+  } finally {
+    sessionManager.abort();
+  }
 }
