@@ -4,7 +4,8 @@ import type { HostState } from "../core/domain.js";
 import { compileStatement, statementBuilder } from "./compiled-statement.js";
 import type { Database } from "./database.js";
 import { queryPostgresStatement } from "./postgres-statement.js";
-import type { DialectKind } from "./schema.js";
+import { type ColumnArrays, type ColumnTypes, unnestRows } from "./postgres-unnest.js";
+import type { DialectKind, HostRolloutRecordsTable } from "./schema.js";
 import { prepareSqliteStatement } from "./sqlite-statement.js";
 import { toNumber } from "./to-number.js";
 
@@ -47,10 +48,46 @@ function toHead(row: {
   };
 }
 
+const KEY_TYPES = {
+  rollout_id: "text",
+  hostname: "text",
+} as const satisfies ColumnTypes<HostRolloutRecordsTable>;
+
+// PostgreSQL: the heads of many records in one query, one array per key column.
+function selectHeads() {
+  const db = statementBuilder("postgres");
+  return compileStatement((p: ColumnArrays<typeof KEY_TYPES>) =>
+    db
+      .selectFrom("host_rollout_records as r")
+      .select(["r.rollout_id", "r.hostname", "r.state", "r.last_event_seq", "r.missing_seq_count"])
+      .where((eb) =>
+        eb(
+          eb.refTuple("r.rollout_id", "r.hostname"),
+          "in",
+          eb
+            .selectFrom(unnestRows("k", KEY_TYPES, p))
+            .select(["k.rollout_id", "k.hostname"])
+            .$asTuple("rollout_id", "hostname"),
+        ),
+      ),
+  );
+}
+
+/** Keys asked in one turn of the event loop per query, at most. */
+const MAX_KEYS_PER_QUERY = 1000;
+
+interface Asked {
+  readonly rolloutId: string;
+  readonly hostname: string;
+  readonly waiters: { resolve(head: RecordHead | undefined): void; reject(e: unknown): void }[];
+}
+
 /**
  * Creates the lookup for a database: on SQLite one statement prepared once on the raw handle
- * (synchronous, microseconds); on PostgreSQL one unnamed parameterized query on the pool
- * (a named one would keep a plan made while the table was small).
+ * (synchronous, microseconds); on PostgreSQL the keys asked during one turn of the event loop
+ * are read in one unnamed parameterized query on the pool (a named one would keep a plan made
+ * while the table was small). One query per request made the pool's ten connections the
+ * ingest bound: every request queued for a round trip of its own before it could be batched.
  */
 export function createRecordHeadLookup(database: Database): HeadLookup {
   if (database.kind === "sqlite") {
@@ -61,9 +98,52 @@ export function createRecordHeadLookup(database: Database): HeadLookup {
     };
   }
   const pool = database.pool;
-  const statement = selectHead("postgres");
-  return async (rolloutId, hostname) => {
-    const row = (await queryPostgresStatement(pool, statement, { rolloutId, hostname })).rows[0];
-    return row === undefined ? undefined : toHead(row);
-  };
+  const statement = selectHeads();
+  // Keyed by rollout then host: two requests for one record share the read.
+  let asked = new Map<string, Map<string, Asked>>();
+  let count = 0;
+
+  function flush(): void {
+    const batch = [...asked.values()].flatMap((hosts) => [...hosts.values()]);
+    asked = new Map();
+    count = 0;
+    for (let i = 0; i < batch.length; i += MAX_KEYS_PER_QUERY) {
+      void read(batch.slice(i, i + MAX_KEYS_PER_QUERY));
+    }
+  }
+
+  async function read(keys: Asked[]): Promise<void> {
+    try {
+      const { rows } = await queryPostgresStatement(pool, statement, {
+        rollout_id: keys.map((k) => k.rolloutId),
+        hostname: keys.map((k) => k.hostname),
+      });
+      const found = new Map<string, Map<string, RecordHead>>();
+      for (const row of rows) {
+        const hosts = found.get(row.rollout_id) ?? new Map<string, RecordHead>();
+        found.set(row.rollout_id, hosts);
+        hosts.set(row.hostname, toHead(row));
+      }
+      for (const k of keys) {
+        const head = found.get(k.rolloutId)?.get(k.hostname);
+        for (const w of k.waiters) w.resolve(head);
+      }
+    } catch (error) {
+      for (const k of keys) for (const w of k.waiters) w.reject(error);
+    }
+  }
+
+  return (rolloutId, hostname) =>
+    new Promise<RecordHead | undefined>((resolve, reject) => {
+      const hosts = asked.get(rolloutId) ?? new Map<string, Asked>();
+      asked.set(rolloutId, hosts);
+      let entry = hosts.get(hostname);
+      if (entry === undefined) {
+        entry = { rolloutId, hostname, waiters: [] };
+        hosts.set(hostname, entry);
+        if (count === 0) setImmediate(flush);
+        count++;
+      }
+      entry.waiters.push({ resolve, reject });
+    });
 }

@@ -35,6 +35,36 @@ for (const kind of DIALECTS) {
       });
     });
 
+    test("lookups asked together each get their own record's head (PostgreSQL reads them in one query)", async () => {
+      await withStore(kind, async ({ database }) => {
+        await open(database, R, ["a", "b"]);
+        await open(database, "other@01", ["a"]);
+        await createBatchApplier(database).applyBatch(
+          [{ rolloutId: R, hostname: "a", event: ev.dispatchAck(2), signature: null }],
+          T0,
+        );
+        const lookup = createRecordHeadLookup(database);
+        const heads = await Promise.all([
+          lookup(R, "a"),
+          lookup(R, "b"),
+          lookup("other@01", "a"),
+          lookup(R, "a"),
+          lookup(R, "missing"),
+          lookup("none@00", "a"),
+        ]);
+        assert.deepEqual(
+          heads.map((h) => (h === undefined ? undefined : `${h.state}/${h.lastEventSeq}`)),
+          ["Activating/2", "Pending/0", "Pending/0", "Activating/2", undefined, undefined],
+        );
+        // The next turn reads again: a head is never served from an earlier read.
+        await createBatchApplier(database).applyBatch(
+          [{ rolloutId: R, hostname: "b", event: ev.dispatchAck(1), signature: null }],
+          T0,
+        );
+        assert.equal((await lookup(R, "b"))?.lastEventSeq, 1);
+      });
+    });
+
     test("countHostsByState counts the most recently opened rollouts only", async () => {
       await withStore(kind, async ({ database }) => {
         await open(database, "old@01", ["a"]);
