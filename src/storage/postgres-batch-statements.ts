@@ -37,18 +37,25 @@ function statement<A extends object, O>(build: (p: A) => Compilable<O>) {
 const KEY_TYPES = { rollout_id: "text", hostname: "text" } as const;
 export const LOCK_RECORDS = statement((p: ColumnArrays<typeof KEY_TYPES> & { hosts: string[] }) =>
   selectRecords(db)
+    // One key set (the batch's keys, union every record of each heartbeating host) joined
+    // to the table: written as "key in keys OR hostname = any(hosts)" the planner could not
+    // join and filtered every row of the table instead (37 ms per batch at 200,000 records,
+    // growing with the table; 0.1 ms this way).
     .where((eb) =>
-      eb.or([
-        eb(
-          eb.refTuple("r.rollout_id", "r.hostname"),
-          "in",
-          eb
-            .selectFrom(unnestRows("k", KEY_TYPES, p))
-            .select(["k.rollout_id", "k.hostname"])
-            .$asTuple("rollout_id", "hostname"),
-        ),
-        eb("r.hostname", "=", eb.fn.any(sql<string[]>`${p.hosts}::text[]`)),
-      ]),
+      eb(
+        eb.refTuple("r.rollout_id", "r.hostname"),
+        "in",
+        eb
+          .selectFrom(unnestRows("k", KEY_TYPES, p))
+          .select(["k.rollout_id", "k.hostname"])
+          .union(
+            eb
+              .selectFrom("host_rollout_records as h")
+              .select(["h.rollout_id", "h.hostname"])
+              .where("h.hostname", "=", eb.fn.any(sql<string[]>`${p.hosts}::text[]`)),
+          )
+          .$asTuple("rollout_id", "hostname"),
+      ),
     )
     .orderBy("r.rollout_id")
     .orderBy("r.hostname")
