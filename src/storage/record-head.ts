@@ -101,12 +101,10 @@ export function createRecordHeadLookup(database: Database): HeadLookup {
   const statement = selectHeads();
   // Keyed by rollout then host: two requests for one record share the read.
   let asked = new Map<string, Map<string, Asked>>();
-  let count = 0;
 
   function flush(): void {
     const batch = [...asked.values()].flatMap((hosts) => [...hosts.values()]);
     asked = new Map();
-    count = 0;
     for (let i = 0; i < batch.length; i += MAX_KEYS_PER_QUERY) {
       void read(batch.slice(i, i + MAX_KEYS_PER_QUERY));
     }
@@ -135,14 +133,14 @@ export function createRecordHeadLookup(database: Database): HeadLookup {
 
   return (rolloutId, hostname) =>
     new Promise<RecordHead | undefined>((resolve, reject) => {
+      // The first key of a turn schedules the read of all that turn's keys.
+      if (asked.size === 0) setImmediate(flush);
       const hosts = asked.get(rolloutId) ?? new Map<string, Asked>();
       asked.set(rolloutId, hosts);
       let entry = hosts.get(hostname);
       if (entry === undefined) {
         entry = { rolloutId, hostname, waiters: [] };
         hosts.set(hostname, entry);
-        if (count === 0) setImmediate(flush);
-        count++;
       }
       entry.waiters.push({ resolve, reject });
     });
